@@ -1,0 +1,1 @@
+"""Building the index: sources → articles → passages → vectors and BM25."""

@@ -1,0 +1,180 @@
+"""BM25 over Chinese words (rjieba, search mode) and English words.
+
+The index is term-major: for each term, the rows that contain it and their
+precomputed BM25 weights, so that a query touches only the postings of its own
+terms. Term frequencies are kept too, so that adding or removing passages
+recomputes every weight (document frequencies and the average length change)
+without re-reading any text. Files are plain .npy arrays plus a JSON
+vocabulary; nothing is pickled.
+"""
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+K1 = 1.2
+B = 0.75
+
+
+@dataclass
+class _Postings:
+    vocab: dict[str, int]
+    indptr: np.ndarray  # (n_terms + 1,) int64: postings of term t are [indptr[t], indptr[t+1])
+    docs: np.ndarray  # (nnz,) int32: positions into `rows`
+    tf: np.ndarray  # (nnz,) uint16
+    doc_len: np.ndarray  # (n_docs,) int32
+    rows: np.ndarray  # (n_docs,) int64: the passage row of each position
+
+
+class BM25Index:
+    """Okapi BM25 with precomputed weights; `search` returns passage rows and scores."""
+
+    def __init__(self, postings: _Postings, weights: np.ndarray | None = None) -> None:
+        self._p = postings
+        self.weights = weights if weights is not None else self._weights(postings)
+        self.idf = self._idf(postings)
+
+    # ---------- building ----------
+    @classmethod
+    def empty(cls) -> "BM25Index":
+        return cls(
+            _Postings(
+                vocab={},
+                indptr=np.zeros(1, dtype=np.int64),
+                docs=np.zeros(0, dtype=np.int32),
+                tf=np.zeros(0, dtype=np.uint16),
+                doc_len=np.zeros(0, dtype=np.int32),
+                rows=np.zeros(0, dtype=np.int64),
+            )
+        )
+
+    def updated(
+        self,
+        add: Sequence[tuple[int, list[str]]] = (),
+        remove_rows: Collection[int] = (),
+    ) -> "BM25Index":
+        """A new index with `add` (row, terms) passages added and `remove_rows` dropped."""
+        p = self._p
+        vocab = dict(p.vocab)
+        # Expand the existing postings to (term, position, tf) triples.
+        term_of = np.repeat(np.arange(len(p.indptr) - 1, dtype=np.int64), np.diff(p.indptr))
+        keep_doc = np.ones(len(p.rows), dtype=bool)
+        if remove_rows:
+            keep_doc = ~np.isin(p.rows, np.fromiter(remove_rows, dtype=np.int64))
+        new_pos = np.cumsum(keep_doc) - 1
+        keep = keep_doc[p.docs]
+        terms = [term_of[keep]]
+        docs = [new_pos[p.docs[keep]].astype(np.int64)]
+        tfs = [p.tf[keep]]
+        rows = [p.rows[keep_doc]]
+        lens = [p.doc_len[keep_doc]]
+
+        base = int(keep_doc.sum())
+        add_terms: list[int] = []
+        add_docs: list[int] = []
+        add_tf: list[int] = []
+        add_rows: list[int] = []
+        add_lens: list[int] = []
+        for offset, (row, words) in enumerate(add):
+            counts: dict[int, int] = {}
+            for w in words:
+                t = vocab.setdefault(w, len(vocab))
+                counts[t] = counts.get(t, 0) + 1
+            for t, c in counts.items():
+                add_terms.append(t)
+                add_docs.append(base + offset)
+                add_tf.append(min(c, 65535))
+            add_rows.append(row)
+            add_lens.append(len(words))
+        terms.append(np.asarray(add_terms, dtype=np.int64))
+        docs.append(np.asarray(add_docs, dtype=np.int64))
+        tfs.append(np.asarray(add_tf, dtype=np.uint16))
+        rows.append(np.asarray(add_rows, dtype=np.int64))
+        lens.append(np.asarray(add_lens, dtype=np.int32))
+
+        all_terms = np.concatenate(terms)
+        order = np.argsort(all_terms, kind="stable")
+        all_terms = all_terms[order]
+        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(all_terms, minlength=len(vocab)), out=indptr[1:])
+        postings = _Postings(
+            vocab=vocab,
+            indptr=indptr,
+            docs=np.concatenate(docs)[order].astype(np.int32),
+            tf=np.concatenate(tfs)[order],
+            doc_len=np.concatenate(lens),
+            rows=np.concatenate(rows),
+        )
+        return BM25Index(postings)
+
+    @staticmethod
+    def _idf(p: _Postings) -> np.ndarray:
+        n = max(len(p.rows), 1)
+        df = np.diff(p.indptr).astype(np.float64)
+        return np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+    @classmethod
+    def _weights(cls, p: _Postings) -> np.ndarray:
+        if len(p.docs) == 0:
+            return np.zeros(0, dtype=np.float32)
+        idf = cls._idf(p)
+        term_of = np.repeat(np.arange(len(p.indptr) - 1), np.diff(p.indptr))
+        avg = max(float(p.doc_len.mean()), 1.0)
+        tf = p.tf.astype(np.float32)
+        norm = K1 * (1.0 - B + B * p.doc_len[p.docs].astype(np.float32) / avg)
+        return (idf[term_of] * tf * (K1 + 1.0) / (tf + norm)).astype(np.float32)
+
+    # ---------- querying ----------
+    def __len__(self) -> int:
+        return len(self._p.rows)
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self._p.rows
+
+    def term_ids(self, words: list[str]) -> list[int]:
+        vocab = self._p.vocab
+        return [vocab[w] for w in dict.fromkeys(words) if w in vocab]
+
+    def search(self, words: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best rows for a query's terms: (rows, scores), best first."""
+        p = self._p
+        ids = self.term_ids(words)
+        if not ids or len(p.rows) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores = np.zeros(len(p.rows), dtype=np.float32)
+        for t in ids:
+            lo, hi = p.indptr[t], p.indptr[t + 1]
+            scores[p.docs[lo:hi]] += self.weights[lo:hi]
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[scores[top] > 0]
+        return p.rows[top], scores[top]
+
+    # ---------- persistence ----------
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        p = self._p
+        vocab = [""] * len(p.vocab)
+        for term, t in p.vocab.items():
+            vocab[t] = term
+        (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        for name in ("indptr", "docs", "tf", "doc_len", "rows"):
+            np.save(directory / f"{name}.npy", getattr(p, name), allow_pickle=False)
+        np.save(directory / "weights.npy", self.weights, allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> "BM25Index":
+        terms = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+        arrays = {
+            name: np.load(directory / f"{name}.npy", allow_pickle=False)
+            for name in ("indptr", "docs", "doc_len", "rows")
+        }
+        # Frequencies are only read to rebuild after an update: map them, don't load them.
+        arrays["tf"] = np.load(directory / "tf.npy", mmap_mode="r", allow_pickle=False)
+        postings = _Postings(vocab={t: i for i, t in enumerate(terms)}, **arrays)
+        return cls(postings, weights=np.load(directory / "weights.npy", allow_pickle=False))

@@ -1,0 +1,305 @@
+"""SQLite storage of articles and passages, and the read interface answering uses.
+
+All SQL of newsqa lives in this module. A passage's `row` is its key in the
+vector and BM25 indexes; rows are never reused, so a row masked out of an HNSW
+graph can never come back as another passage. Passage text is not stored twice:
+it is read as a slice of its article's text.
+"""
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from newsqa.index.layout import IndexLayout, Manifest
+from newsqa.index.lexical import BM25Index
+from newsqa.index.types import Article, Passage
+from newsqa.index.vectors import FaissStore
+from newsqa.errors import IndexCorrupt
+
+DB_FILE = "passages.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    url TEXT,
+    published TEXT,
+    source TEXT,
+    subtitles TEXT NOT NULL DEFAULT '[]',
+    byline TEXT,
+    captions TEXT NOT NULL DEFAULT '[]',
+    continued TEXT,
+    fingerprint TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    row INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_by_article ON passages(article_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_ARTICLE_COLUMNS = "id, title, text, url, published, source, subtitles, byline, captions, continued"
+_PASSAGE_WITH_ARTICLE = """
+SELECT p.row, p.id, p.article_id, p.ordinal, p.start, p.end,
+       substr(a.text, p.start + 1, p.end - p.start), a.title, a.url, a.published, a.source
+FROM passages p JOIN articles a ON a.id = p.article_id
+WHERE p.row IN ({marks})
+"""
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """What a citation needs to know about an article."""
+
+    id: str
+    title: str
+    url: str | None
+    published: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    passage: Passage
+    article: ArticleRef
+
+
+def _article_from_row(row: tuple) -> Article:
+    return Article(
+        id=row[0],
+        title=row[1],
+        text=row[2],
+        url=row[3],
+        published=row[4],
+        source=row[5],
+        subtitles=tuple(json.loads(row[6])),
+        byline=row[7],
+        captions=tuple(json.loads(row[8])),
+        continued=row[9],
+    )
+
+
+class ArticleDB:
+    """Read-write access to one generation's SQLite file, for the index writer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path)
+        self.conn.execute("PRAGMA journal_mode=OFF")  # the generation is thrown away on failure
+        self.conn.execute("PRAGMA synchronous=OFF")  # publish() fsyncs before the swap
+        self.conn.executescript(SCHEMA)
+
+    @classmethod
+    def copy_of(cls, source: Path, target: Path) -> "ArticleDB":
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        dst = sqlite3.connect(target)
+        with dst:
+            src.backup(dst)
+        src.close()
+        dst.close()
+        return cls(target)
+
+    def fingerprint(self, article_id: str) -> str | None:
+        row = self.conn.execute("SELECT fingerprint FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return row[0] if row else None
+
+    def passage_rows(self, article_ids: Iterable[str]) -> list[int]:
+        ids = list(article_ids)
+        rows: list[int] = []
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk : chunk + 500]
+            marks = ",".join("?" * len(part))
+            rows += [
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT row FROM passages WHERE article_id IN ({marks})", part
+                )
+            ]
+        return rows
+
+    def existing(self, article_ids: Iterable[str]) -> list[str]:
+        ids = list(article_ids)
+        found: list[str] = []
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk : chunk + 500]
+            marks = ",".join("?" * len(part))
+            found += [r[0] for r in self.conn.execute(f"SELECT id FROM articles WHERE id IN ({marks})", part)]
+        return found
+
+    def delete_articles(self, article_ids: Iterable[str]) -> None:
+        ids = [(a,) for a in article_ids]
+        self.conn.executemany("DELETE FROM passages WHERE article_id = ?", ids)
+        self.conn.executemany("DELETE FROM articles WHERE id = ?", ids)
+
+    def next_row(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'next_row'").fetchone()
+        return int(row[0]) if row else 0
+
+    def set_next_row(self, value: int) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('next_row', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (str(value),),
+        )
+
+    def insert(self, article: Article, passages: list[Passage]) -> None:
+        self.conn.execute(
+            f"INSERT INTO articles ({_ARTICLE_COLUMNS}, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                article.id,
+                article.title,
+                article.text,
+                article.url,
+                article.published,
+                article.source,
+                json.dumps(list(article.subtitles), ensure_ascii=False),
+                article.byline,
+                json.dumps(list(article.captions), ensure_ascii=False),
+                article.continued,
+                article.fingerprint,
+            ),
+        )
+        self.conn.executemany(
+            "INSERT INTO passages (row, id, article_id, ordinal, start, end) VALUES (?,?,?,?,?,?)",
+            [(p.row, p.id, p.article_id, p.ordinal, p.start, p.end) for p in passages],
+        )
+
+    def counts(self) -> tuple[int, int]:
+        articles = self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        passages = self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        return articles, passages
+
+    def commit_and_close(self) -> None:
+        self.conn.commit()
+        self.conn.close()
+
+
+class IndexSnapshot:
+    """One generation of an index, loaded for answering; read-only and safe to share across threads.
+
+    This is the store interface that answering reads through.
+    """
+
+    def __init__(self, root: Path, generation: Path, manifest: Manifest, vectors: FaissStore, bm25: BM25Index) -> None:
+        self.root = root
+        self.generation = generation
+        self.manifest = manifest
+        self.vectors = vectors
+        self.bm25 = bm25
+        self._db_uri = f"file:{generation / DB_FILE}?mode=ro&immutable=1"
+        self._local = threading.local()
+
+    @classmethod
+    def open(cls, root: Path | str) -> "IndexSnapshot":
+        """Load the live generation under `root`.
+
+        Raises:
+            IndexNotFound: nothing has been built there.
+            IndexCorrupt: files are missing or unreadable.
+        """
+        layout = IndexLayout(root)
+        generation = layout.current()
+        manifest = Manifest.load(generation)
+        try:
+            vectors = FaissStore.load(generation, manifest.dim)
+            bm25 = BM25Index.load(generation / "bm25")
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise IndexCorrupt(
+                f"cannot load the index at {generation} ({exc}): rebuild with `newsqa index build`"
+            ) from exc
+        if not (generation / DB_FILE).is_file():
+            raise IndexCorrupt(f"{generation / DB_FILE} is missing: rebuild with `newsqa index build`")
+        return cls(layout.root, generation, manifest, vectors, bm25)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._db_uri, uri=True, check_same_thread=False)
+            self._local.conn = conn
+        return conn
+
+    def dense_search(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores) of the `k` passages nearest the query vector, best first."""
+        scores, rows = self.vectors.search(query_vector.reshape(1, -1), k)
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+    def lexical_search(self, terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores) of the `k` best BM25 passages for the terms, best first."""
+        return self.bm25.search(terms, k)
+
+    def passages(self, rows: Iterable[int]) -> dict[int, StoredPassage]:
+        """The passages at `rows` with their articles' citation data, in one query."""
+        wanted = [int(r) for r in rows]
+        if not wanted:
+            return {}
+        sql = _PASSAGE_WITH_ARTICLE.format(marks=",".join("?" * len(wanted)))
+        out = {}
+        for r in self._conn().execute(sql, wanted):
+            passage = Passage(id=r[1], article_id=r[2], ordinal=r[3], text=r[6], start=r[4], end=r[5], row=r[0])
+            out[r[0]] = StoredPassage(passage, ArticleRef(r[2], r[7], r[8], r[9], r[10]))
+        return out
+
+    def article(self, article_id: str) -> Article | None:
+        row = self._conn().execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return _article_from_row(row) if row else None
+
+    def article_passages(self, article_id: str) -> list[Passage]:
+        article = self.article(article_id)
+        if article is None:
+            return []
+        rows = self._conn().execute(
+            "SELECT row, id, ordinal, start, end FROM passages WHERE article_id = ? ORDER BY ordinal",
+            (article_id,),
+        )
+        return [
+            Passage(id=r[1], article_id=article_id, ordinal=r[2], text=article.text[r[3] : r[4]], start=r[3], end=r[4], row=r[0])
+            for r in rows
+        ]
+
+    def passage_by_id(self, passage_id: str) -> Passage | None:
+        r = self._conn().execute(
+            "SELECT p.row, p.id, p.article_id, p.ordinal, p.start, p.end, "
+            "substr(a.text, p.start + 1, p.end - p.start) "
+            "FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ?",
+            (passage_id,),
+        ).fetchone()
+        if r is None:
+            return None
+        return Passage(id=r[1], article_id=r[2], ordinal=r[3], text=r[6], start=r[4], end=r[5], row=r[0])
+
+    def iter_articles(self) -> Iterator[Article]:
+        conn = sqlite3.connect(self._db_uri, uri=True)
+        try:
+            for row in conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY rowid"):
+                yield _article_from_row(row)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def check(self) -> None:
+        """Raise IndexCorrupt when the parts of the index disagree on how many passages there are."""
+        n_db = self._conn().execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        if not (n_db == len(self.vectors) == len(self.bm25)):
+            raise IndexCorrupt(
+                f"the index at {self.generation} is inconsistent ({n_db} passages, "
+                f"{len(self.vectors)} vectors, {len(self.bm25)} BM25 rows): rebuild it"
+            )

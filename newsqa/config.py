@@ -1,0 +1,80 @@
+"""One settings object for the whole tool.
+
+Values come from, in order of precedence: CLI flags, `NEWSQA_*` environment
+variables, then the defaults below. Nothing else in newsqa reads the
+environment.
+"""
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "use-multilingual-v3"
+
+
+def default_index_dir() -> Path:
+    """`$XDG_DATA_HOME/newsqa/index`, i.e. `~/.local/share/newsqa/index` by default."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "newsqa" / "index"
+
+
+class Settings(BaseSettings):
+    """Every tunable of newsqa; each field is also `NEWSQA_<FIELD>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSQA_", extra="ignore")
+
+    index_dir: Path = Field(
+        default_factory=default_index_dir,
+        description="Index directory (env NEWSQA_INDEX_DIR).",
+    )
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Embedder: 'use-multilingual-v3' (embedded) or a sentence-transformers "
+        "model name from the local Hugging Face cache, or a local folder.",
+    )
+    device: str = Field("cpu", description="Device for sentence-transformers and hf readers.")
+    batch_size: int = Field(64, gt=0, description="Embedding batch size.")
+    threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        gt=0,
+        description="CPU threads for the embedded embedder.",
+    )
+    passage_chars: int = Field(300, ge=50, description="Longest passage, in characters.")
+    passage_overlap: int = Field(60, ge=0, description="Overlap between passages, in characters.")
+    top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
+    reader: str = Field(
+        "builtin",
+        description="'builtin', or 'hf:<name-or-path>' for a transformers question-answering model.",
+    )
+    abstain_below: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Confidence under which no answer is given; default: the tuned threshold "
+        "shipped with the reader.",
+    )
+    max_question_chars: int = Field(500, gt=0, description="Longest question accepted.")
+    reload_token: str | None = Field(
+        None, description="Token for POST /admin/reload; the endpoint is off when unset."
+    )
+    watch_index: bool = Field(
+        True, description="Serve: switch to a rebuilt index when its pointer file changes."
+    )
+
+    @field_validator("reader")
+    @classmethod
+    def _reader_form(cls, value: str) -> str:
+        if value != "builtin" and not (value.startswith("hf:") and len(value) > 3):
+            raise ValueError(f"reader must be 'builtin' or 'hf:<name-or-path>', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> "Settings":
+        if self.passage_overlap >= self.passage_chars:
+            raise ValueError(
+                f"passage_overlap ({self.passage_overlap}) must be smaller than "
+                f"passage_chars ({self.passage_chars})"
+            )
+        return self

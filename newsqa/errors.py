@@ -1,0 +1,69 @@
+"""The exceptions newsqa raises for expected failures.
+
+Each message says what went wrong and what to do about it; the CLI prints it
+as one line and the web app returns it as JSON or an error page.
+"""
+
+
+class NewsQAError(Exception):
+    """Base class for every expected failure."""
+
+    status_code = 400
+
+
+class IndexNotFound(NewsQAError):
+    status_code = 503
+
+    def __init__(self, index_dir: object) -> None:
+        super().__init__(
+            f"no index at {index_dir}: run `newsqa index build SOURCES... --index {index_dir}` "
+            "(or `newsqa demo` for the bundled sample)"
+        )
+
+
+class IndexCorrupt(NewsQAError):
+    status_code = 503
+
+
+class IndexMismatch(NewsQAError):
+    """The index was built with a different embedder than the one asked for."""
+
+    status_code = 409
+
+    def __init__(self, index_dir: object, index_model: str, asked_model: str) -> None:
+        super().__init__(
+            f"the index at {index_dir} was built with model {index_model!r}, "
+            f"but model {asked_model!r} was asked for: use --model {index_model} "
+            "or rebuild the index with `newsqa index build --model ...`"
+        )
+
+
+class IndexBusy(NewsQAError):
+    status_code = 409
+
+
+class ModelUnavailable(NewsQAError):
+    status_code = 500
+
+
+class EmptyQuestion(NewsQAError):
+    def __init__(self) -> None:
+        super().__init__("the question is empty: type a question, e.g. 柳州上半年地区生产总值是多少？")
+
+
+class QuestionTooLong(NewsQAError):
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(
+            f"the question is {length} characters long; the limit is {limit}: ask a shorter question"
+        )
+
+
+class ArticleNotFound(NewsQAError):
+    status_code = 404
+
+    def __init__(self, article_id: str) -> None:
+        super().__init__(f"no article with id {article_id!r} in the index")
+
+
+class NothingIndexed(NewsQAError):
+    """Every source failed: nothing could be indexed."""

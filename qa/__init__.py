@@ -1,0 +1,1 @@
+"""Answering: retrieval, the reader, and the Answerer API."""

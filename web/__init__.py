@@ -1,0 +1,1 @@
+"""The web app: JSON API, article pages and the chat page."""
