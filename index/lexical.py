@@ -139,6 +139,11 @@ class BM25Index:
         vocab = self._p.vocab
         return [vocab[w] for w in dict.fromkeys(words) if w in vocab]
 
+    def term_weights(self, words: list[str]) -> list[float]:
+        vocab = self._p.vocab
+        rarest = float(np.log(1.0 + (len(self._p.rows) + 0.5) / 0.5))
+        return [float(self.idf[vocab[w]]) if w in vocab else rarest for w in words]
+
     def search(self, words: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The `k` best rows for a query's terms: (rows, scores), best first."""
         p = self._p

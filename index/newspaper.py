@@ -54,6 +54,7 @@ _JUMP_AWAY = re.compile(r"下转|紧转|^[（(〔【\[]?\s*转|continued\s+on", 
 _FURNITURE = re.compile(
     r"^(?:责任编辑|责编|编辑|校对|美编|版式|组版|视觉|值班|审核|本版编辑|本版责编)\s*[：:]"
     r"|^第?\s*[A-Z]?\d{1,3}\s*版(?:\s|$)|星期[一二三四五六日天]\s*$|^本版(?:主编|编辑)"
+    r"|^[A-Z]\d{1,3}\s*[\u4e00-\u9fff]{0,6}$"
 )
 # A headline line that ends on one of these, or a line that begins with one of
 # the others, is half of a headline printed on two lines.
@@ -102,8 +103,9 @@ def _headline_shaped(line: str) -> bool:
     if ends_sentence(line) or _DATELINE.match(line):
         return False
     if _is_ascii_dominant(line):
-        return len(line.split()) <= HEADLINE_MAX_WORDS
-    return len(line) <= HEADLINE_MAX_CJK
+        return len(line.split()) <= HEADLINE_MAX_WORDS and line.count(", ") <= 1
+    # Headlines run to a comma at most; a line with more is prose cut short.
+    return len(line) <= HEADLINE_MAX_CJK and sum(line.count(c) for c in "，,、；;") <= 1
 
 
 def _classify(line: str) -> Kind:

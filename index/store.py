@@ -239,6 +239,10 @@ class IndexSnapshot:
         """(rows, scores) of the `k` best BM25 passages for the terms, best first."""
         return self.bm25.search(terms, k)
 
+    def term_weights(self, words: list[str]) -> list[float]:
+        """How rare each word is in the index (BM25 IDF); unseen words count as the rarest."""
+        return self.bm25.term_weights(words)
+
     def passages(self, rows: Iterable[int]) -> dict[int, StoredPassage]:
         """The passages at `rows` with their articles' citation data, in one query."""
         wanted = [int(r) for r in rows]

@@ -1,0 +1,119 @@
+"""The Python API: `Answerer.load(index_dir).ask(question, top_k=5)`."""
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from newsqa.config import Settings
+from newsqa.errors import EmptyQuestion, IndexMismatch, QuestionTooLong
+from newsqa.index.embedders import Embedder, load_embedder
+from newsqa.index.store import IndexSnapshot
+from newsqa.qa.reader import READ_PASSAGES, BuiltinReader
+from newsqa.qa.retrieval import FusionParams, HybridRetriever, one_per_article
+from newsqa.qa.types import Answer, AskResult, Hit
+
+logger = logging.getLogger(__name__)
+
+
+class Reader(Protocol):
+    """Extracts an answer from retrieved passages."""
+
+    name: str
+
+    def warm_up(self) -> None: ...
+
+    def read(self, question: str, hits: list[Hit]) -> tuple[Answer | None, Answer | None]:
+        """(answer or None when abstaining, best guess)."""
+        ...
+
+
+def term_weights_for(snapshot: IndexSnapshot) -> Callable[[list[str]], list[float]]:
+    return snapshot.term_weights
+
+
+def load_reader(spec: str, snapshot: IndexSnapshot, settings: Settings) -> Reader:
+    """'builtin', or 'hf:<name-or-path>' for a transformers question-answering model."""
+    if spec == "builtin":
+        return BuiltinReader(term_weight=term_weights_for(snapshot), abstain_below=settings.abstain_below)
+    from newsqa.qa.hf_reader import HFReader
+
+    return HFReader(spec.removeprefix("hf:"), device=settings.device, abstain_below=settings.abstain_below)
+
+
+class Answerer:
+    """Answers questions from one loaded index; safe to share between threads."""
+
+    def __init__(
+        self,
+        snapshot: IndexSnapshot,
+        embedder: Embedder,
+        reader: Reader,
+        *,
+        fusion: FusionParams | None = None,
+        max_question_chars: int = 500,
+    ) -> None:
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self.reader = reader
+        self.retriever = HybridRetriever(snapshot, embedder, fusion)
+        self.max_question_chars = max_question_chars
+
+    @classmethod
+    def load(cls, index_dir: Path | str | None = None, *, settings: Settings | None = None, model: str | None = None) -> "Answerer":
+        """Load the index at `index_dir` (default: the settings' index) with its own embedder.
+
+        Raises:
+            IndexNotFound: nothing is built there.
+            IndexMismatch: `model` names another embedder than the index was built with.
+        """
+        settings = settings or Settings()
+        root = Path(index_dir) if index_dir is not None else settings.index_dir
+        snapshot = IndexSnapshot.open(root)
+        built_with = snapshot.manifest.model
+        if model is not None and model != built_with:
+            raise IndexMismatch(root, built_with, model)
+        embedder = load_embedder(built_with, device=settings.device, batch_size=settings.batch_size, threads=settings.threads)
+        reader = load_reader(settings.reader, snapshot, settings)
+        answerer = cls(snapshot, embedder, reader, max_question_chars=settings.max_question_chars)
+        answerer.warm_up()
+        return answerer
+
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+        self.reader.warm_up()
+        if self.embedder.dim != self.snapshot.manifest.dim:
+            raise IndexMismatch(self.snapshot.root, f"{self.snapshot.manifest.model} ({self.snapshot.manifest.dim} dimensions)", f"{self.embedder.name} ({self.embedder.dim} dimensions)")
+
+    def check_question(self, question: str) -> str:
+        question = (question or "").strip()
+        if not question:
+            raise EmptyQuestion()
+        if len(question) > self.max_question_chars:
+            raise QuestionTooLong(len(question), self.max_question_chars)
+        return question
+
+    def ask(self, question: str, top_k: int = 5) -> AskResult:
+        """Answer one question.
+
+        Args:
+            question: in Chinese (Simplified or Traditional) or English.
+            top_k: how many supporting passages to return, one per article.
+
+        Returns:
+            The answer (None when no passage answers it with enough confidence)
+            and the passages behind it, the cited one first.
+        """
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        started = time.perf_counter()
+        question = self.check_question(question)
+        hits = self.retriever.search(question, max(top_k * 3, READ_PASSAGES * 2))
+        answer, _ = self.reader.read(question, hits)
+        passages = one_per_article(hits, top_k)
+        if answer is not None:
+            cited = next(h for h in hits if h.passage.id == answer.passage.id)
+            passages = [cited] + [h for h in passages if h.article.id != cited.article.id][: top_k - 1]
+        took = (time.perf_counter() - started) * 1000
+        return AskResult(question=question, answer=answer, hits=passages, took_ms=took)

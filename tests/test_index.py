@@ -1,0 +1,182 @@
+"""Building, updating and removing: idempotence, atomic rebuilds, bad input never costs the index."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from newsqa.errors import IndexBusy, IndexMismatch, NothingIndexed
+from newsqa.index.builder import IndexWriter
+from newsqa.index.embedders import HashingEmbedder
+from newsqa.index.layout import IndexLayout, Manifest
+from newsqa.index.sources import read_sources
+from newsqa.index.store import IndexSnapshot
+from newsqa.index.text import terms
+from tests.conftest import FIXTURES, hashing_writer, write_jsonl
+
+
+def snapshot_state(root):
+    snap = IndexSnapshot.open(root)
+    snap.check()
+    articles = sorted((a.id, a.title) for a in snap.iter_articles())
+    return snap.manifest.passages, articles
+
+
+def test_build_stores_articles_passages_vectors_and_manifest(sample_index, sample_page):
+    snap = IndexSnapshot.open(sample_index)
+    snap.check()
+    m = snap.manifest
+    assert m.model == "use-multilingual-v3" and m.dim == 512
+    assert m.articles == 7 and m.passages == len(snap.vectors) == len(snap.bm25) > 7
+    assert m.format_version == 1 and m.built_at and m.chunking["max_chars"] == 300
+    articles = list(snap.iter_articles())
+    for article in articles:
+        for p in snap.article_passages(article.id):
+            assert article.text[p.start : p.end] == p.text
+    rows, _ = snap.lexical_search(terms("螺蛳粉全产业链销售收入"), 3)
+    top = snap.passages(rows.tolist())[int(rows[0])]
+    assert "螺蛳粉" in top.passage.text and top.article.source == "柳州日报"
+
+
+def test_adding_the_same_sources_twice_changes_nothing(tmp_path, sample_page):
+    root = tmp_path / "ix"
+    writer = hashing_writer(root)
+    first = writer.add(read_sources([sample_page]))
+    assert first.added == 7
+    generation = IndexLayout(root).pointer()
+    before = snapshot_state(root)
+    again = writer.add(read_sources([sample_page]))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 7)
+    assert IndexLayout(root).pointer() == generation
+    assert snapshot_state(root) == before
+
+
+def test_update_replaces_an_article_and_remove_drops_it(tmp_path):
+    root = tmp_path / "ix"
+    writer = hashing_writer(root)
+    path = write_jsonl(tmp_path / "a.jsonl", [{"id": "x", "title": "旧标题", "text": "旧的正文。" * 30}, {"id": "y", "title": "另一篇", "text": "不变。"}])
+    writer.add(read_sources([path]))
+    write_jsonl(path, [{"id": "x", "title": "新标题", "text": "新的正文，完全不同。" * 10}])
+    report = writer.add(read_sources([path]))
+    assert (report.added, report.updated) == (0, 1)
+    snap = IndexSnapshot.open(root)
+    snap.check()
+    assert snap.article("x").title == "新标题"
+    assert all("新的正文" in p.text for p in snap.article_passages("x"))
+    removed = writer.remove(["x", "nope"])
+    assert removed.removed == 1 and removed.not_found == ["nope"]
+    snap = IndexSnapshot.open(root)
+    snap.check()
+    assert snap.article("x") is None and snap.article("y") is not None
+    rows, _ = snap.lexical_search(terms("新的正文"), 5)
+    assert not set(rows.tolist()) & {p.row for p in snap.article_passages("x")}
+
+
+def test_rows_are_never_reused(tmp_path):
+    root = tmp_path / "ix"
+    writer = hashing_writer(root)
+    path = write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "title": "A", "text": "甲。"}, {"id": "b", "title": "B", "text": "乙。"}])
+    writer.add(read_sources([path]))
+    old_rows = {p.row for p in IndexSnapshot.open(root).article_passages("b")}
+    writer.remove(["b"])
+    writer.add(read_sources([write_jsonl(tmp_path / "c.jsonl", [{"id": "c", "title": "C", "text": "丙。"}])]))
+    new_rows = {p.row for p in IndexSnapshot.open(root).article_passages("c")}
+    assert not old_rows & new_rows
+
+
+def test_bad_sources_never_cost_what_is_indexed(tmp_path, sample_page):
+    root = tmp_path / "ix"
+    writer = hashing_writer(root)
+    writer.build(read_sources([sample_page]))
+    before = snapshot_state(root)
+    broken = write_jsonl(tmp_path / "broken.jsonl", ["{oops", '{"title": "no text"}'])
+    with pytest.raises(NothingIndexed, match="existing index is unchanged"):
+        writer.build(read_sources([broken, tmp_path / "missing.txt"]))
+    with pytest.raises(NothingIndexed):
+        writer.add(read_sources([broken]))
+    assert snapshot_state(root) == before
+    # A mix of good and bad input indexes the good part and reports the rest.
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", ['{"title": "好", "text": "可以索引的正文。"}', "not json"])
+    report = writer.add(read_sources([mixed]))
+    assert report.added == 1 and len(report.problems) == 1
+    assert snapshot_state(root)[1] == sorted(before[1] + [(report_id(root, "好"), "好")])
+
+
+def report_id(root, title):
+    return next(a.id for a in IndexSnapshot.open(root).iter_articles() if a.title == title)
+
+
+def test_opening_with_another_model_is_a_clear_error(tmp_path, sample_page):
+    root = tmp_path / "ix"
+    hashing_writer(root).build(read_sources([sample_page]))
+
+    class OtherEmbedder(HashingEmbedder):
+        name = "some-other-model"
+
+    with pytest.raises(IndexMismatch, match="'hashing-test'.*'some-other-model'"):
+        IndexWriter(root, OtherEmbedder()).add(read_sources([sample_page]))
+
+
+def test_one_writer_at_a_time(tmp_path, sample_page):
+    root = tmp_path / "ix"
+    writer = hashing_writer(root)
+    with writer.layout.writing(), pytest.raises(IndexBusy, match="another newsqa process"):
+        writer.add(read_sources([sample_page]))
+
+
+def _big_jsonl(path, n=400):
+    page = (FIXTURES / "jiangcheng_evening_page.txt").read_text(encoding="utf-8")
+    rng = np.random.default_rng(0)
+    sentences = [s + "。" for s in page.replace("\n", "").split("。") if len(s) > 8]
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            text = "".join(rng.choice(sentences, size=12))
+            fh.write(json.dumps({"id": f"big-{i}", "title": f"第{i}篇", "text": text}, ensure_ascii=False) + "\n")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_rebuild_killed_midway_leaves_the_old_index_intact(tmp_path, sample_index, sig):
+    import shutil
+
+    root = tmp_path / "ix"
+    shutil.copytree(sample_index, root)
+    before = snapshot_state(root)
+    old_generation = IndexLayout(root).pointer()
+    big = _big_jsonl(tmp_path / "big.jsonl")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsqa", "index", "build", str(big), "--index", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        generations = [p for p in root.glob("gen-*") if p.name != old_generation]
+        if generations and (generations[0] / "passages.sqlite").exists():
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the build never started")
+    time.sleep(1.0)  # well into embedding
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    assert proc.returncode != 0, "the build finished before it could be interrupted"
+    assert IndexLayout(root).pointer() == old_generation
+    assert snapshot_state(root) == before
+    if sig == signal.SIGINT:
+        # Ctrl-C cleans up after itself.
+        assert [p.name for p in root.glob("gen-*")] == [old_generation]
+    # The next write clears what the killed one left behind, and succeeds.
+    writer = IndexWriter(root, HashingEmbedder())
+    with pytest.raises(IndexMismatch):
+        writer.add(read_sources([big]))
+    with writer.layout.writing():
+        pass
+    assert [p.name for p in root.glob("gen-*")] == [old_generation]
+    assert Manifest.load(IndexLayout(root).current()).passages == before[0]

@@ -1,0 +1,321 @@
+"""Learn the built-in reader's weights on SQuAD-style dev sets; writes qa/reader_weights.json.
+
+    python tools/learn_reader.py [--train cmrc2018_trial.json DRCD_dev.json] [--heldout FILE...]
+
+For every question of the training files, open-domain over all contexts of its
+file: retrieve passages with the real hybrid retriever, generate the reader's
+candidate spans and features, and learn span weights with a listwise softmax
+(L2-regularised, L-BFGS) whose target is the candidate(s) closest to a gold
+answer. Then learn the confidence model (logistic regression on the best
+span's score, margin and coverage), using as negatives the same questions
+asked with their gold article taken out of the index, i.e. questions the index
+cannot answer, and choose the abstention threshold that keeps abstention on
+answerable questions at or below --max-abstain while abstaining on as many
+unanswerable ones as possible. Needs scipy (pip install 'newsqa[bench]').
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from newsqa.index.builder import IndexWriter
+from newsqa.index.embedders import USEEmbedder
+from newsqa.index.sources import read_sources, squad_articles
+from newsqa.index.store import IndexSnapshot
+from newsqa.index.types import content_id
+from newsqa.qa.answerer import term_weights_for
+from newsqa.qa import questions as questions_module
+from newsqa.qa import reader as reader_module
+from newsqa.qa.metrics import exact_match, f1
+from newsqa.qa.questions import analyze
+from newsqa.qa.reader import (
+    FEATURE_NAMES,
+    WEIGHTS_FILE,
+    CandidateBuilder,
+    confidence_features,
+)
+from newsqa.qa.retrieval import FusionParams, HybridRetriever
+
+SHARED_QA = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa"
+READ_HITS = 10
+
+
+def load_questions(path: Path) -> list[dict]:
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    gold = {title: content_id(title or text[:40], text) for title, text in squad_articles(data)}
+    out = []
+    for entry in data:
+        for paragraph in entry["paragraphs"]:
+            for qa in paragraph["qas"]:
+                out.append({
+                    "question": qa["question"],
+                    "answers": [a["text"] for a in qa["answers"]],
+                    "article": gold[str(entry.get("title") or "").strip()],
+                })
+    return out
+
+
+def _featurize_chunk(args: tuple[str, str, list[dict]]) -> list[dict]:
+    """Worker: retrieve and featurize a chunk of questions (answerable and with the gold article out)."""
+    root, _, questions = args
+    embedder = USEEmbedder(threads=1)
+    snapshot = IndexSnapshot.open(root)
+    retriever = HybridRetriever(snapshot, embedder, FusionParams())
+    builder = CandidateBuilder(term_weights_for(snapshot))
+    out = []
+    for q in questions:
+        hits = retriever.search(q["question"], 40)
+        analysed = analyze(q["question"])
+        for hits_, answerable in (
+            (hits[:READ_HITS], True),
+            ([h for h in hits if h.article.id != q["article"]][:READ_HITS], False),
+        ):
+            cands = builder.build(analysed, hits_)
+            texts = [cands.text(i) for i in range(len(cands.spans))]
+            out.append({
+                "answers": q["answers"],
+                "answerable": answerable,
+                "X": sparse.csr_matrix(cands.features),
+                "texts": texts,
+                "sentence_of": cands.sentence_of(),
+                "sentence_stats": cands.sentence_stats(),
+                "qtype": analysed.qtype.value,
+            })
+    return out
+
+
+def _cache_paths(work: Path, name: str) -> tuple[Path, Path]:
+    # Features depend on the code that computes them: the cache is keyed by it.
+    key = hashlib.sha256(Path(reader_module.__file__).read_bytes() + Path(questions_module.__file__).read_bytes()).hexdigest()[:12]
+    return work / f"{name}.{key}.npz", work / f"{name}.{key}.json"
+
+
+def featurize(path: Path, work: Path, embedder: USEEmbedder, workers: int) -> list[dict]:
+    """Candidates, features and labels for every question of one dev set (cached in `work`)."""
+    npz_path, json_path = _cache_paths(work, path.stem)
+    if npz_path.exists() and json_path.exists():
+        return _load_cache(npz_path, json_path)
+    root = work / path.stem
+    if not (root / "CURRENT").exists():
+        IndexWriter(root, embedder).build(read_sources([path]))
+    questions = load_questions(path)
+    size = max(1, len(questions) // (workers * 8))
+    chunks = [(str(root), path.name, questions[i : i + size]) for i in range(0, len(questions), size)]
+    items: list[dict] = []
+    started = time.time()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for n, part in enumerate(pool.map(_featurize_chunk, chunks), 1):
+            items += part
+            print(f"  {path.name}: {n}/{len(chunks)} chunks, {time.time() - started:.0f}s", file=sys.stderr)
+    for it in items:
+        if it["answerable"]:
+            it["f1"] = np.array([f1(t, it["answers"]) for t in it["texts"]], dtype=np.float32)
+            it["em"] = np.array([exact_match(t, it["answers"]) for t in it["texts"]], dtype=np.float32)
+        else:
+            it["f1"] = it["em"] = None
+    _save_cache(items, npz_path, json_path)
+    return items
+
+
+def _save_cache(items: list[dict], npz_path: Path, json_path: Path) -> None:
+    X = sparse.vstack([it["X"] for it in items]).tocsr()
+    sizes = np.array([it["X"].shape[0] for it in items])
+    np.savez_compressed(npz_path, data=X.data, indices=X.indices, indptr=X.indptr, shape=np.array(X.shape), sizes=sizes)
+    meta = [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in it.items() if k != "X"} for it in items]
+    tmp = json_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, json_path)
+
+
+def _load_cache(npz_path: Path, json_path: Path) -> list[dict]:
+    z = np.load(npz_path)
+    X = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
+    bounds = np.concatenate([[0], np.cumsum(z["sizes"])])
+    items = json.loads(json_path.read_text(encoding="utf-8"))
+    for i, it in enumerate(items):
+        it["X"] = X[bounds[i] : bounds[i + 1]]
+        for key in ("f1", "em"):
+            if it[key] is not None:
+                it[key] = np.array(it[key], dtype=np.float32)
+    return items
+
+
+def targets(item: dict) -> np.ndarray | None:
+    """Which candidates the softmax should put its mass on: exact matches, else the best F1 ≥ 0.5."""
+    if item["em"] is not None and item["em"].any():
+        return item["em"] > 0
+    if item["f1"] is not None and len(item["f1"]) and item["f1"].max() >= 0.5:
+        return item["f1"] >= item["f1"].max() - 1e-6
+    return None
+
+
+def learn_span_weights(items: list[dict], l2: float) -> np.ndarray:
+    from scipy.optimize import minimize
+
+    data = [(it["X"], targets(it)) for it in items if it["answerable"]]
+    data = [(X, t) for X, t in data if t is not None]
+    X_all = sparse.vstack([X for X, _ in data]).tocsr().astype(np.float64)
+    bounds = np.cumsum([0] + [X.shape[0] for X, _ in data])
+    tmask = np.concatenate([t for _, t in data])
+    n = len(data)
+    groups = np.repeat(np.arange(n), np.diff(bounds))
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        s = X_all @ w
+        # per-question log-sum-exp, over all candidates and over the targets
+        m = np.maximum.reduceat(s, bounds[:-1])
+        e = np.exp(s - m[groups])
+        z_all = np.add.reduceat(e, bounds[:-1])
+        z_t = np.add.reduceat(e * tmask, bounds[:-1])
+        value = float(np.sum(np.log(z_all) - np.log(z_t)) / n + l2 * w @ w)
+        p_all = e / z_all[groups]
+        p_t = e * tmask / z_t[groups]
+        grad = X_all.T @ (p_all - p_t) / n + 2 * l2 * w
+        return value, grad
+
+    w0 = np.zeros(len(FEATURE_NAMES))
+    result = minimize(loss, w0, jac=True, method="L-BFGS-B", options={"maxiter": 400})
+    print(f"  span model: loss {result.fun:.4f} after {result.nit} iterations on {n} questions", file=sys.stderr)
+    return result.x.astype(np.float32)
+
+
+def confidence_rows(items: list[dict], w: np.ndarray) -> tuple[list[dict], np.ndarray, list[float]]:
+    feats, labels, f1s = [], [], []
+    for it in items:
+        if not it["texts"]:
+            continue
+        scores = it["X"] @ w
+        best = int(np.argmax(scores))
+        feats.append(confidence_features(scores, it["texts"], it["sentence_stats"], it["sentence_of"], best))
+        ok = it["answerable"] and it["f1"][best] >= 0.5
+        labels.append(1.0 if ok else 0.0)
+        f1s.append(float(it["f1"][best]) if it["answerable"] else 0.0)
+    return feats, np.array(labels), f1s
+
+
+def learn_confidence(feats: list[dict], labels: np.ndarray, l2: float = 1e-3) -> dict[str, float]:
+    from scipy.optimize import minimize
+
+    names = list(feats[0])
+    X = np.array([[f[k] for k in names] for f in feats])
+    mu, sd = X.mean(0), X.std(0) + 1e-6
+    Z = (X - mu) / sd
+    Z1 = np.hstack([np.ones((len(Z), 1)), Z])
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = Z1 @ w
+        p = 1 / (1 + np.exp(-z))
+        eps = 1e-9
+        value = -np.mean(labels * np.log(p + eps) + (1 - labels) * np.log(1 - p + eps)) + l2 * w[1:] @ w[1:]
+        grad = Z1.T @ (p - labels) / len(Z1)
+        grad[1:] += 2 * l2 * w[1:]
+        return float(value), grad
+
+    w = minimize(loss, np.zeros(Z1.shape[1]), jac=True, method="L-BFGS-B").x
+    # Fold the standardisation into the weights so the runtime needs none.
+    weights = {k: float(w[i + 1] / sd[i]) for i, k in enumerate(names)}
+    weights["bias"] = float(w[0] - sum(w[i + 1] * mu[i] / sd[i] for i in range(len(names))))
+    return weights
+
+
+def apply_confidence(weights: dict[str, float], feats: list[dict]) -> np.ndarray:
+    z = np.array([weights["bias"] + sum(weights[k] * v for k, v in f.items()) for f in feats])
+    return 1 / (1 + np.exp(-z))
+
+
+def choose_threshold(conf: np.ndarray, answerable: np.ndarray, max_abstain: float) -> float:
+    """The highest threshold whose abstention on answerable questions stays within max_abstain."""
+    answerable_conf = np.sort(conf[answerable])
+    k = int(np.floor(max_abstain * len(answerable_conf)))
+    return float(answerable_conf[k]) if k < len(answerable_conf) else 0.0
+
+
+def evaluate(items: list[dict], w: np.ndarray, conf_w: dict, threshold: float) -> dict:
+    em = f1s = answered = 0.0
+    n = sum(it["answerable"] for it in items)
+    abstained_unanswerable = n_unanswerable = 0
+    for it in items:
+        if not it["texts"]:
+            if not it["answerable"]:
+                abstained_unanswerable += 1
+                n_unanswerable += 1
+            continue
+        scores = it["X"] @ w
+        best = int(np.argmax(scores))
+        c = apply_confidence(conf_w, [confidence_features(scores, it["texts"], it["sentence_stats"], it["sentence_of"], best)])[0]
+        if it["answerable"]:
+            if c >= threshold:
+                answered += 1
+                em += float(it["em"][best])
+                f1s += float(it["f1"][best])
+        else:
+            n_unanswerable += 1
+            abstained_unanswerable += int(c < threshold)
+    return {
+        "questions": n,
+        "em": round(em / n, 4),
+        "f1": round(f1s / n, 4),
+        "answered": round(answered / n, 4),
+        "abstained": round(1 - answered / n, 4),
+        "unanswerable_abstained": round(abstained_unanswerable / max(n_unanswerable, 1), 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", nargs="+", type=Path, default=[SHARED_QA / "DRCD_dev.json"])
+    parser.add_argument("--heldout", nargs="*", type=Path, default=[SHARED_QA / "cmrc2018_trial.json"])
+    parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "newsqa-learn")
+    parser.add_argument("--l2", type=float, default=1e-4)
+    parser.add_argument("--max-abstain", type=float, default=0.08)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "qa" / WEIGHTS_FILE)
+    args = parser.parse_args()
+
+    embedder = USEEmbedder()
+    embedder.warm_up()
+    args.work.mkdir(parents=True, exist_ok=True)
+    sets = {p: featurize(p, args.work, embedder, args.workers) for p in [*args.train, *args.heldout]}
+    train_items = [it for p in args.train for it in sets[p]]
+    w = learn_span_weights(train_items, args.l2)
+    feats, labels, _ = confidence_rows(train_items, w)
+    conf_w = learn_confidence(feats, labels)
+    answerable = np.array([it["answerable"] for it in train_items if it["texts"]])
+    threshold = choose_threshold(apply_confidence(conf_w, feats), answerable, args.max_abstain)
+    report = {p.name: evaluate(sets[p], w, conf_w, threshold) for p in sets}
+    for name, figures in report.items():
+        role = "train" if any(p.name == name for p in args.train) else "held out"
+        print(f"{name} ({role}): {json.dumps(figures)}")
+    args.out.write_text(
+        json.dumps(
+            {
+                "feature_names": FEATURE_NAMES,
+                "span_weights": [round(float(x), 6) for x in w],
+                "confidence": {k: round(v, 6) for k, v in conf_w.items()},
+                "threshold": round(threshold, 6),
+                "info": {
+                    "trained_on": [p.name for p in args.train],
+                    "heldout": [p.name for p in args.heldout],
+                    "l2": args.l2,
+                    "max_abstain": args.max_abstain,
+                    "figures": report,
+                    "learned": time.strftime("%Y-%m-%d"),
+                },
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
