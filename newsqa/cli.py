@@ -329,5 +329,128 @@ def evaluate_command(file: Path, index_dir: Path | None, limit: int | None, no_b
     click.echo(figures_table(results))
 
 
+# ---------------------------------------------------------------- serving
+# The bundled sample page carries no masthead data: these are what `newsqa demo`
+# (and the tests and benches that index the sample) give it.
+SAMPLE_SOURCE = "柳州日报"
+SAMPLE_PUBLISHED = "2024-08-02"
+
+
+def sample_index_dir(settings: Settings) -> Path:
+    """Where `newsqa demo` keeps its index of the bundled sample: beside the default index."""
+    return settings.index_dir.parent / "sample-index"
+
+
+def build_sample_index(settings: Settings) -> None:
+    """Index the bundled sample page into `settings.index_dir`."""
+    from newsqa.resources import sample_dir
+
+    sources = _read((str(sample_dir()),), SAMPLE_SOURCE, SAMPLE_PUBLISHED, None)
+    report = _writer(settings).build(sources)
+    click.echo(report.summary(), err=True)
+
+
+def _serve(settings: Settings, host: str, port: int, verbose: bool) -> None:
+    """Run the web app in this process until Ctrl-C."""
+    import socket
+
+    import uvicorn
+
+    from newsqa.errors import IndexNotFound
+    from newsqa.index.layout import IndexLayout
+    from newsqa.web.app import create_app
+
+    if not IndexLayout(settings.index_dir).exists():
+        raise IndexNotFound(settings.index_dir)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info" if verbose else "warning",
+        access_log=verbose,
+        timeout_graceful_shutdown=5,
+    )
+    # Bound here, so that a taken port is a one-line error and the URL printed is the real one.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another --port or --host"
+        ) from exc
+    sock.set_inheritable(True)
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{sock.getsockname()[1]}/"
+    index_dir = settings.index_dir
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                click.echo(f"newsqa: serving {index_dir} on {url} (Ctrl-C to stop)", err=True)
+
+    Server(config).run(sockets=[sock])
+
+
+serve_options = [
+    click.option(
+        "--host", default="127.0.0.1", show_default=True,
+        help="Address to listen on (0.0.0.0 for every interface).",
+    ),
+    click.option(
+        "--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+        help="Port to listen on (0: any free port).",
+    ),
+]
+
+
+def _with_serve_options(fn: Any) -> Any:
+    for option in reversed(serve_options):
+        fn = option(fn)
+    return fn
+
+
+@cli.command("serve")
+@index_option
+@_with_serve_options
+@click.pass_context
+def serve(ctx: click.Context, index_dir: Path | None, host: str, port: int) -> None:
+    """Serve the chat page, article pages and the JSON API (/ask, /docs).
+
+    The server follows rebuilds of the index: after `newsqa index build/add/remove`
+    it switches to the new index without dropping a request. Set
+    NEWSQA_RELOAD_TOKEN to also allow `POST /admin/reload`.
+    """
+    verbose = bool(ctx.parent and ctx.parent.params.get("verbose"))
+    _serve(_settings(index_dir=index_dir), host, port, verbose)
+
+
+@cli.command("demo")
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Index of the sample [default: sample-index beside the default index, "
+    "e.g. ~/.local/share/newsqa/sample-index].",
+)
+@_with_serve_options
+@click.pass_context
+def demo(ctx: click.Context, index_dir: Path | None, host: str, port: int) -> None:
+    """Index the bundled sample front page (once), then serve it: try 柳州市委书记是谁？"""
+    from newsqa.index.layout import IndexLayout
+
+    settings = _settings(index_dir=index_dir)
+    if index_dir is None:
+        settings = _settings(index_dir=sample_index_dir(settings))
+    if not IndexLayout(settings.index_dir).exists():
+        click.echo(f"indexing the bundled sample into {settings.index_dir} ...", err=True)
+        build_sample_index(settings)
+    verbose = bool(ctx.parent and ctx.parent.params.get("verbose"))
+    _serve(settings, host, port, verbose)
+
+
 def main() -> None:
     cli(prog_name="newsqa")

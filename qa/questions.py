@@ -76,6 +76,14 @@ UNITS = tuple(
 _CLASSIFIERS = frozenset("个 位 名 所 种 条 家 部 支 座 项 类 届 场 次 本 首 款 只 间 块 张 件 份 门 样 段 片 些 处".split())
 
 
+def _date_grain(wh: str) -> str:
+    if "年" in wh or "朝代" in wh or "时期" in wh:
+        return "year"
+    if any(x in wh for x in ("天", "号", "日", "月")):
+        return "day"
+    return "when"
+
+
 def _category(after: str) -> str:
     """The noun the question word asks about: "个民族建立的" → 民族."""
     for word, tag in _tag(after)[:3]:
@@ -104,6 +112,8 @@ class Question:
     right: str  # normalised text after it, question marks dropped
     unit: str  # the unit or classifier right after 几/多少, if any
     category: str  # the noun right after 哪个/什么 ("哪一个民族" → 民族), which the answer often ends with
+    date_grain: str  # for dates: "year" (哪一年), "day" (哪一天, 几号) or "when" (什么时候), else ""
+    passive: bool  # "被/由/受 + question word": the answer comes before the object in an active sentence
     left_terms: tuple[str, ...]  # content words before the question word
     right_terms: tuple[str, ...]  # content words after it
     terms: tuple[str, ...]  # content words, stopwords and the question word removed
@@ -166,6 +176,8 @@ def analyze(question: str) -> Question:
         right=right,
         unit=unit,
         category=category,
+        date_grain=_date_grain(wh) if qtype is QType.DATE else "",
+        passive=bool(wh) and bool(re.search(r"[被由受][^，,。]{0,4}$", norm[:wh_start])),
         left_terms=tuple(dict.fromkeys(left_terms)),
         right_terms=tuple(dict.fromkeys(right_terms)),
         terms=tuple(dict.fromkeys(content)),

@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 
 from newsqa.index.text import CLOSERS, is_punctuation, normalize, sentence_spans
-from newsqa.qa.questions import UNITS, Question, QType, analyze
+from newsqa.qa.questions import UNITS, QType, Question, analyze
 from newsqa.qa.types import Answer, Hit
 
 WEIGHTS_FILE = "reader_weights.json"
 
 # How much of the retrieved text is read.
 READ_PASSAGES = 4
-READ_SENTENCES = 4
+READ_SENTENCES = 6
 MAX_SPAN_TOKENS = 7
 
 _HARD_MARKS = set("，,；;：:。！？!?…\n")
@@ -51,7 +51,7 @@ _CN_NUM = "零〇一二三四五六七八九十百千万亿两几半"
 _NUMBER = rf"(?:{_DIGITS}+(?:[.,，]{_DIGITS}+)*|[{_CN_NUM}]+)"
 _UNIT_ALT = "|".join(re.escape(u) for u in UNITS)
 _NUMBER_UNIT_RE = re.compile(
-    rf"(?:约|近|超|逾|达|共|第|大约|超过)?{_NUMBER}(?:多|余|几)?(?:%|％|‰|(?:{_UNIT_ALT}))*(?:左右|多|余)?"
+    rf"(?:约|近|第)?{_NUMBER}(?:多|余|几)?(?:%|％|‰|(?:{_UNIT_ALT}))*(?:左右|多|余)?"
 )
 _DATE_RE = re.compile(
     rf"(?:(?:公元前?|西元前?)?{_NUMBER}年(?:代)?)?(?:{_NUMBER}月)?(?:{_NUMBER}[日号])?(?:(?:上午|下午|晚上|凌晨)?{_NUMBER}[时点](?:{_NUMBER}分)?)?"
@@ -103,13 +103,28 @@ def _feature_names() -> list[str]:
         "q_overlap",  # share of the span's characters that occur in the question
         "q_term_inside",  # the span contains a whole question word
         "unit_match",  # the span ends with the unit named after 几/多少
+        "year_q*year_span",  # the grain of a date asked for against the grain of the span
+        "year_q*day_span",
+        "day_q*year_span",
+        "day_q*day_span",
+        "when_q*year_span",
+        "when_q*day_span",
+        "when_q*month_span",
+        "year_q*entity_part",  # the span is a proper part of a longer date ("2024年" of "2024年8月1日")
+        "day_q*entity_part",
+        "when_q*entity_part",
         "cat_suffix",  # the span ends with the noun asked about ("哪一个民族" → …族)
         "cat_last_char",
         "cat_inside",
         "left_terms_before",  # question words before the question word occur before the span
         "right_terms_after",  # question words after the question word occur after the span
-        "left_terms_wrong_side",
+        "left_terms_wrong_side",  # (active questions)
+        "left_terms_wrong_side_passive",  # in "被/由 + question word" questions the order flips
         "right_terms_wrong_side",
+        "left_term_gap",  # closeness of the nearest word of the question's left part before the span
+        "right_term_gap",  # closeness of the nearest word of its right part after the span
+        "sent_left_cover",  # share of the left part's words in the sentence
+        "sent_right_cover",  # share of the right part's words in the sentence
         "type_number",
         "type_date",
         "type_person",
@@ -131,7 +146,8 @@ def _feature_names() -> list[str]:
     base += [f"first_pos={p}" for p in _POS_GROUPS]
     crossed = [
         "type_number", "type_date", "type_person", "type_place", "type_noun", "unit_match",
-        "cat_suffix", "cat_last_char", "left_terms_before", "right_terms_after", "left_align", "right_align", "near", "q_overlap", "log_len", "clause_whole", "ends_sentence",
+        "cat_suffix", "cat_last_char", "left_terms_before", "right_terms_after", "left_term_gap",
+        "right_term_gap", "sent_left_cover", "sent_right_cover", "left_align", "right_align", "near", "q_overlap", "log_len", "clause_whole", "ends_sentence",
         "is_title", "has_soft_mark",
     ]
     crossed += [f"len<={b}" for b in _LEN_BUCKETS] + ["len>32"]
@@ -161,6 +177,10 @@ class Sentence:
     context_cover: float = 0.0
     score: float = 0.0
     rank: int = 0  # rank of its passage among the hits
+    expanded: str = ""  # norm, plus the full names of short forms it uses
+    aliases: dict[str, str] = field(default_factory=dict)  # short form → full name, for its article
+    passage_cover: float = 0.0  # IDF-weighted share of question words anywhere in the passage
+    max_missing: float = 0.0  # the rarest question word absent from the passage, relative to the rarest overall
 
 
 @dataclass
@@ -189,6 +209,8 @@ class Candidates:
                 "passage_score": float(s.hit.score),
                 "lexical": min(float(s.hit.lexical) / 20.0, 2.0),
                 "dense": float(s.hit.dense),
+                "passage_cover": float(s.passage_cover),
+                "max_missing": float(s.max_missing),
             }
             for s in self.sentences
         ]
@@ -238,6 +260,46 @@ def _prefix_match(context: str, text: str, start: int) -> int:
     while n < len(context) and start + n < len(text) and context[n] == text[start + n]:
         n += 1
     return n
+
+
+# "X（以下简称Y）": a short form defined for the rest of the article.
+_ALIAS_RE = re.compile(
+    r"(《[^》]{2,40}》|“[^”]{2,30}”|[\u4e00-\u9fffa-z0-9]{2,30})\s*[（(]\s*(?:以下简称|以下称|下称|简称)\s*[:：]?\s*"
+    r"(《[^》]{1,20}》|“[^”]{1,20}”|[^）)，,、]{1,20})\s*[）)]"
+)
+
+
+def _aliases(hits: list[Hit], norms: list[str]) -> dict[str, dict[str, str]]:
+    """Per article, the short forms its retrieved passages define and their full names."""
+    out: dict[str, dict[str, str]] = {}
+    for hit, norm in zip(hits, norms, strict=True):
+        for m in _ALIAS_RE.finditer(norm):
+            out.setdefault(hit.article.id, {})[m.group(2)] = m.group(1)
+    return out
+
+
+def _expand(text: str, aliases: dict[str, str]) -> str:
+    extra = [full for short, full in aliases.items() if short in text and full not in text]
+    return text + " " + " ".join(extra) if extra else text
+
+
+def _has_answer_type(qtype: QType, text: str) -> bool:
+    """Whether a sentence holds something of the kind the question asks for (numbers and dates)."""
+    if qtype is QType.DATE:
+        return any(m.group(0) and any(c.isdigit() or c in _CN_NUM for c in m.group(0)) for m in _DATE_RE.finditer(text))
+    if qtype is QType.NUMBER:
+        return any(c.isdigit() or c in _CN_NUM for c in text)
+    return False
+
+
+def _occurrences(text: str, word: str, aliases: dict[str, str]) -> list[tuple[int, int]]:
+    """(start, length) of each place `word` occurs in text, or a short form standing for a name containing it."""
+    found = [(i, len(word)) for i in _find_all(text, word)]
+    if not found:
+        for short, full in aliases.items():
+            if word in full:
+                found += [(i, len(short)) for i in _find_all(text, short)]
+    return found
 
 
 def _find_all(text: str, word: str) -> list[int]:
@@ -298,33 +360,40 @@ class CandidateBuilder:
         seen: set[tuple[str, int]] = set()
         out: list[Sentence] = []
         top_score = max((h.score for h in hits), default=1.0) or 1.0
-        for rank, hit in enumerate(hits):
+        norms = [normalize(h.passage.text) for h in hits]
+        aliases = _aliases(hits, norms)
+        for rank, (hit, norm) in enumerate(zip(hits, norms, strict=True)):
             text = hit.passage.text
-            norm = normalize(text)
             spans = sentence_spans(text)
-            covers = []
-            for a, b in spans:
-                covers.append(sum(w for t, w in weights.items() if t in norm[a:b]) / total)
+            article_aliases = aliases.get(hit.article.id, {})
+            # Matching sees a short form as its full name too: "《条例》" as the law it abbreviates.
+            expanded = [_expand(norm[a:b], article_aliases) for a, b in spans]
+            whole = _expand(norm, article_aliases)
+            passage_cover = sum(w for t, w in weights.items() if t in whole) / total
+            rarest = max(weights.values(), default=1.0) or 1.0
+            max_missing = max((w for t, w in weights.items() if t not in whole), default=0.0) / rarest
             for i, (a, b) in enumerate(spans):
                 key = (hit.article.id, hit.passage.start + a)
                 if key in seen:
                     continue
                 seen.add(key)
                 s_norm = norm[a:b]
-                sent = Sentence(hit, a, b, text[a:b], s_norm, rank=rank)
-                sent.cover = covers[i]
-                sent.bigram = len(q_bigrams & _bigrams(s_norm)) / max(len(q_bigrams), 1)
-                around = " ".join(norm[x:y] for x, y in spans[max(0, i - 1) : i + 2])
+                sent = Sentence(hit, a, b, text[a:b], s_norm, rank=rank, passage_cover=passage_cover, max_missing=max_missing)
+                sent.expanded = expanded[i]
+                sent.aliases = article_aliases
+                sent.cover = sum(w for t, w in weights.items() if t in expanded[i]) / total
+                sent.bigram = len(q_bigrams & _bigrams(expanded[i])) / max(len(q_bigrams), 1)
+                around = " ".join(expanded[max(0, i - 1) : i + 2])
                 sent.context_cover = sum(w for t, w in weights.items() if t in around) / total
                 sent.score = (
                     sent.cover + 0.5 * sent.bigram + 0.2 * sent.context_cover + 0.3 * hit.score / top_score
-                    - 0.02 * rank
+                    - 0.02 * rank + 0.3 * _has_answer_type(q.qtype, s_norm)
                 )
                 out.append(sent)
         out.sort(key=lambda s: -s.score)
         out = out[:READ_SENTENCES]
         for s in out:
-            s.lcs = _lcs_len(q_content, _content(s.norm)) / max(len(q_content), 1)
+            s.lcs = min(_lcs_len(q_content, _content(s.expanded)) / max(len(q_content), 1), 1.0)
         return out
 
     def _weights(self, terms: tuple[str, ...]) -> dict[str, float]:
@@ -340,20 +409,30 @@ class CandidateBuilder:
     ) -> tuple[list[tuple[int, int]], np.ndarray]:
         text, norm = sent.text, sent.norm
         n = len(text)
-        tags = _tagger().tag(norm)
+        # Numbers, dates and amounts, found by pattern whatever the segmentation did; a word
+        # that straddles one's edge ("1日起") is split there, so spans and words line up.
+        entities = [
+            (m.start(), m.end())
+            for regex in (_NUMBER_UNIT_RE, _DATE_RE)
+            for m in regex.finditer(norm)
+            if m.end() > m.start() and any(c.isdigit() or c in _CN_NUM for c in m.group(0))
+        ]
+        edges = {e for span in entities for e in span}
         tokens: list[tuple[int, int, str]] = []
         pos = 0
-        for word, tag in tags:
-            tokens.append((pos, pos + len(word), tag))
-            pos += len(word)
+        for word, tag in _tagger().tag(norm):
+            end = pos + len(word)
+            cuts = sorted(e for e in edges if pos < e < end)
+            for a, b in zip([pos, *cuts], [*cuts, end], strict=True):
+                inside = cuts and any(ea <= a and b <= eb for ea, eb in entities)
+                tokens.append((a, b, "m" if inside else tag))
+            pos = end
 
         # Where the question's words occur in the sentence.
         matched = np.zeros(n + 1, dtype=bool)
         for term in q.terms:
-            i = norm.find(term)
-            while i >= 0:
-                matched[i : i + len(term)] = True
-                i = norm.find(term, i + 1)
+            for i, length in _occurrences(norm, term, sent.aliases):
+                matched[i : i + length] = True
         q_chars = set(_content(q.left + q.right if q.wh else q.normalized))
         in_q = np.fromiter((c in q_chars for c in norm), dtype=np.float32, count=n)
         in_q_cum = np.concatenate([[0.0], np.cumsum(in_q)])
@@ -393,11 +472,8 @@ class CandidateBuilder:
                 if hard_cum[b] - hard_cum[tokens[j][0]]:
                     break
                 add(a, b, "token")
-        # numbers, dates and amounts, whatever the segmentation did
-        for regex in (_NUMBER_UNIT_RE, _DATE_RE):
-            for m in regex.finditer(norm):
-                if m.end() > m.start() and any(c.isdigit() or c in _CN_NUM for c in m.group(0)):
-                    add(m.start(), m.end(), "entity")
+        for a, b in entities:
+            add(a, b, "entity")
         # clauses, runs of clauses, and a clause's head or tail around a token boundary
         clauses = []
         start = 0
@@ -425,22 +501,25 @@ class CandidateBuilder:
         content_pos = _cumulative(not (_is_punct(c) or c.isspace()) for c in norm)
 
         def left_align(a: int) -> tuple[float, float]:
-            head_end = content_pos[a]
-            best_run = _suffix_match(left_ctx, content, head_end)
-            best_any = best_run
-            for gap in (1, 2):
-                if gap > head_end:
-                    break
-                best_any = max(best_any, _suffix_match(left_ctx, content, head_end - gap))
-            return min(best_run, 8) / 8, min(best_any, 8) / 8
+            # strict: the question's left context (maybe less a trailing 是/为) ends right at the span;
+            # loose: up to two characters skipped on either side.
+            end = content_pos[a]
+            strict = max(_suffix_match(left_ctx[: len(left_ctx) - qg], content, end) for qg in (0, 1))
+            loose = max(
+                _suffix_match(left_ctx[: len(left_ctx) - qg], content, end - sg)
+                for qg in (0, 1, 2)
+                for sg in (0, 1, 2)
+                if sg <= end
+            )
+            return min(strict, 8) / 8, min(max(strict, loose), 8) / 8
 
         def right_align(b: int) -> tuple[float, float]:
-            tail_start = content_pos[b]
-            best_run = _prefix_match(right_ctx, content, tail_start)
-            best_any = best_run
-            for gap in (1, 2):
-                best_any = max(best_any, _prefix_match(right_ctx, content, tail_start + gap))
-            return min(best_run, 8) / 8, min(best_any, 8) / 8
+            start = content_pos[b]
+            strict = _prefix_match(right_ctx, content, start)
+            loose = max(
+                _prefix_match(right_ctx[qg:], content, start + sg) for qg in (0, 1, 2) for sg in (0, 1, 2)
+            )
+            return min(strict, 8) / 8, min(max(strict, loose), 8) / 8
 
         keys = list(spans)
         feats = self._featurize(
@@ -538,13 +617,24 @@ class CandidateBuilder:
                 continue
             right_place = np.zeros(m, dtype=np.float32)
             wrong_only = np.zeros(m, dtype=np.float32)
+            gap = np.full(m, 999, dtype=np.int64)
+            present = sum(weights.get(t, 1.0) for t in side_terms if t in sent.expanded) / total
             for t in side_terms:
-                starts = [i for i in _find_all(norm, t)]
-                if not starts:
+                found = _occurrences(norm, t, sent.aliases)
+                if not found:
                     continue
+                starts = [i for i, _ in found]
+                lengths = np.array([length for _, length in found])
+                occ = np.array(starts)
+                if right_side:
+                    ahead = occ[None, :] - B[:, None]
+                    gap = np.minimum(gap, np.where(ahead >= 0, ahead, 999).min(axis=1))
+                else:
+                    behind = A[:, None] - (occ[None, :] + lengths[None, :])
+                    gap = np.minimum(gap, np.where(behind >= 0, behind, 999).min(axis=1))
                 w = weights.get(t, 1.0) / total
                 occ_start = np.array(starts)
-                occ_end = occ_start + len(t)
+                occ_end = occ_start + lengths
                 if right_side:
                     good = (occ_start[None, :] >= B[:, None]).any(axis=1)
                     bad = (occ_end[None, :] <= A[:, None]).any(axis=1) & ~good
@@ -553,12 +643,17 @@ class CandidateBuilder:
                     bad = (occ_start[None, :] >= B[:, None]).any(axis=1) & ~good
                 right_place += w * good
                 wrong_only += w * bad
+            closeness = np.where(gap < 999, 1.0 / (1.0 + gap / 2.0), 0.0)
             if right_side:
                 col("right_terms_after")[:] = right_place
                 col("right_terms_wrong_side")[:] = wrong_only
+                col("right_term_gap")[:] = closeness
+                col("sent_right_cover")[:] = present
             else:
                 col("left_terms_before")[:] = right_place
-                col("left_terms_wrong_side")[:] = wrong_only
+                col("left_terms_wrong_side_passive" if q.passive else "left_terms_wrong_side")[:] = wrong_only
+                col("left_term_gap")[:] = closeness
+                col("sent_left_cover")[:] = present
 
         numeric = np.fromiter((c.isdigit() or c in _CN_NUM for c in norm), dtype=np.int32, count=n)
         numeric_cum = np.concatenate([[0], np.cumsum(numeric)])
@@ -573,6 +668,20 @@ class CandidateBuilder:
                 F[r, _INDEX["type_number"]] = 1.0
             if _DATE_RE.fullmatch(piece):
                 F[r, _INDEX["type_date"]] = 1.0
+        if q.date_grain:
+            date_entities = [(m.start(), m.end()) for m in _DATE_RE.finditer(norm) if m.end() > m.start()]
+            dated = np.flatnonzero(F[:, _INDEX["type_date"]] > 0)
+            for r in dated:
+                piece = norm[A[r] : B[r]]
+                day = "日" in piece or "号" in piece
+                month = "月" in piece and not day
+                year = piece.endswith("年") and not month and not day
+                for grain, value in (("year", year), ("day", day), ("month", month)):
+                    name = f"{q.date_grain}_q*{grain}_span"
+                    if value and name in _INDEX:
+                        F[r, _INDEX[name]] = 1.0
+                if any(ea <= A[r] and B[r] <= eb and eb - ea > B[r] - A[r] for ea, eb in date_entities):
+                    F[r, _INDEX[f"{q.date_grain}_q*entity_part"]] = 1.0
         col("has_digit")[:] = (digit_cum[B] - digit_cum[A]) > 0
         col("has_soft_mark")[:] = (soft_cum[B] - soft_cum[A]) > 0
         first_char = [norm[a] for a in A.tolist()]
@@ -583,7 +692,6 @@ class CandidateBuilder:
         # parts of speech of the first and last word, and person / place types
         tok_start = np.full(n + 1, -1, dtype=np.int64)
         tok_end = np.full(n + 1, -1, dtype=np.int64)
-        group_of = np.empty(len(tokens), dtype=object)
         person = np.zeros(len(tokens) + 1, dtype=np.int32)
         non_person = np.zeros(len(tokens) + 1, dtype=np.int32)
         tags = []
@@ -627,12 +735,14 @@ _CROSS_SOURCES = np.array([_INDEX[c] for c in _CROSSED if c != "bias"])
 _CROSS_TARGETS = {qt.value: np.array([_INDEX[f"{qt.value}*{c}"] for c in _CROSSED if c != "bias"]) for qt in QType}
 
 
+SCORING_MARK = "# ---------------------------------------------------------------- the reader"
 # ---------------------------------------------------------------- the reader
 @dataclass(frozen=True)
 class ReaderWeights:
     """Learned span weights, confidence model and abstention threshold."""
 
     span: np.ndarray
+    hidden: dict[str, np.ndarray] | None
     confidence: dict[str, float]
     threshold: float
     info: dict[str, Any]
@@ -648,8 +758,10 @@ class ReaderWeights:
                 f"{WEIGHTS_FILE} was learned for other features ({len(missing)} differ): "
                 "run tools/learn_reader.py to learn weights for this code"
             )
+        hidden = data.get("hidden")
         return cls(
             span=np.asarray(data["span_weights"], dtype=np.float32),
+            hidden={k: np.asarray(v, dtype=np.float32) for k, v in hidden.items()} if hidden else None,
             confidence=data["confidence"],
             threshold=float(data["threshold"]),
             info=data.get("info", {}),
@@ -666,7 +778,15 @@ class ReaderWeights:
             "place*type_place": 1.5, "entity*type_noun": 1.0, "log_len": -0.5,
         }.items():
             w[_INDEX[name]] = value
-        return cls(w, {"bias": 0.0, "score": 1.0}, 0.0, {"untrained": True})
+        return cls(w, None, {"bias": 0.0, "score": 1.0}, 0.0, {"untrained": True})
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """Span scores: linear, plus one ReLU layer when the weights have one."""
+        s = features @ self.span
+        if self.hidden is not None:
+            h = np.maximum(features @ self.hidden["W"].T + self.hidden["c"], 0.0)
+            s = s + h @ self.hidden["v"]
+        return s
 
 
 def confidence_features(
@@ -709,13 +829,32 @@ class BuiltinReader:
         cands = self.builder.build(q, hits)
         if not cands.spans:
             return None, None
-        scores = cands.features @ self.weights.span
+        scores = self.weights.scores(cands.features)
         best = int(np.argmax(scores))
         texts = [cands.text(i) for i in range(len(cands.spans))]
+        best = _complete_date(q, cands, texts, best)
         stats = confidence_features(scores, texts, cands.sentence_stats(), cands.sentence_of(), best)
         conf = confidence(self.weights.confidence, stats)
         guess = make_answer(cands, best, conf)
         return (guess if conf >= self.threshold else None), guess
+
+
+_FULL_DATE_RE = re.compile(r"(?:.*年)?.*月.*[日号]")
+
+
+def _complete_date(q: Question, cands: Candidates, texts: list[str], best: int) -> int:
+    """"When" and "which day" want the whole date as printed: a year or month picked out of
+    "2024年8月1日" grows to it ("which year" keeps the year)."""
+    if q.date_grain not in ("when", "day") or _FULL_DATE_RE.fullmatch(texts[best]):
+        return best
+    sentence, start, end = cands.spans[best]
+    longer = [
+        i
+        for i, (s, a, b) in enumerate(cands.spans)
+        if s == sentence and a == start and b > end and _FULL_DATE_RE.fullmatch(texts[i])
+        and _DATE_RE.fullmatch(normalize(texts[i]))
+    ]
+    return min(longer, key=lambda i: cands.spans[i][2]) if longer else best
 
 
 def make_answer(cands: Candidates, i: int, conf: float) -> Answer:

@@ -22,18 +22,20 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 
+from newsqa.index import text as text_module
 from newsqa.index.builder import IndexWriter
 from newsqa.index.embedders import USEEmbedder
 from newsqa.index.sources import read_sources, squad_articles
 from newsqa.index.store import IndexSnapshot
 from newsqa.index.types import content_id
-from newsqa.qa.answerer import term_weights_for
 from newsqa.qa import questions as questions_module
 from newsqa.qa import reader as reader_module
+from newsqa.qa.answerer import term_weights_for
 from newsqa.qa.metrics import exact_match, f1
 from newsqa.qa.questions import analyze
 from newsqa.qa.reader import (
@@ -93,8 +95,13 @@ def _featurize_chunk(args: tuple[str, str, list[dict]]) -> list[dict]:
 
 
 def _cache_paths(work: Path, name: str) -> tuple[Path, Path]:
-    # Features depend on the code that computes them: the cache is keyed by it.
-    key = hashlib.sha256(Path(reader_module.__file__).read_bytes() + Path(questions_module.__file__).read_bytes()).hexdigest()[:12]
+    # Features depend on the code that computes them: the cache is keyed by that code
+    # (the reader module up to its scoring part, question analysis, text primitives).
+    reader_source = Path(reader_module.__file__).read_text(encoding="utf-8")
+    feature_code = reader_source.split(reader_module.SCORING_MARK)[0]
+    code = feature_code + Path(questions_module.__file__).read_text(encoding="utf-8")
+    code += Path(text_module.__file__).read_text(encoding="utf-8")
+    key = hashlib.sha256(code.encode("utf-8")).hexdigest()[:12]
     return work / f"{name}.{key}.npz", work / f"{name}.{key}.json"
 
 
@@ -157,42 +164,99 @@ def targets(item: dict) -> np.ndarray | None:
     return None
 
 
-def learn_span_weights(items: list[dict], l2: float) -> np.ndarray:
+def _subsample(X: Any, t: np.ndarray, keep: int, rank_by: np.ndarray | None, seed: int) -> tuple[Any, np.ndarray]:
+    """The targets, the hardest negatives by the linear model, and some random ones."""
+    if X.shape[0] <= keep:
+        return X, t
+    rng = np.random.default_rng(seed)
+    scores = np.asarray(X @ rank_by).ravel() if rank_by is not None else rng.random(X.shape[0])
+    hard = [i for i in np.argsort(-scores) if not t[i]][: keep * 2 // 3]
+    rest = np.setdiff1d(np.flatnonzero(~t), hard)
+    easy = rng.choice(rest, size=min(len(rest), keep // 3), replace=False) if len(rest) else []
+    rows = np.concatenate([np.flatnonzero(t), hard, easy]).astype(int)
+    return X[rows], t[rows]
+
+
+def learn_span_model(
+    items: list[dict], l2: float, hidden: int, seed: int = 0, keep: int = 0, rank_by: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Fit the span scorer: linear (hidden=0) or linear plus one ReLU layer, listwise softmax loss.
+
+    With a hidden layer and `keep`, each question trains on its targets and `keep`
+    negatives (the linear model's hardest two thirds, a random third), which makes
+    the fit affordable on 2 cores.
+    """
     from scipy.optimize import minimize
 
     data = [(it["X"], targets(it)) for it in items if it["answerable"]]
     data = [(X, t) for X, t in data if t is not None]
+    if hidden and keep:
+        data = [_subsample(X, t, keep, rank_by, seed + i) for i, (X, t) in enumerate(data)]
     X_all = sparse.vstack([X for X, _ in data]).tocsr().astype(np.float64)
+    XT = X_all.T.tocsr()
     bounds = np.cumsum([0] + [X.shape[0] for X, _ in data])
     tmask = np.concatenate([t for _, t in data])
     n = len(data)
+    d = X_all.shape[1]
     groups = np.repeat(np.arange(n), np.diff(bounds))
+    shapes = {"u": (d,), "W": (hidden, d), "c": (hidden,), "v": (hidden,)} if hidden else {"u": (d,)}
+    sizes = {k: int(np.prod(v)) for k, v in shapes.items()}
 
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        s = X_all @ w
-        # per-question log-sum-exp, over all candidates and over the targets
+    def unpack(theta: np.ndarray) -> dict[str, np.ndarray]:
+        out, i = {}, 0
+        for k, shape in shapes.items():
+            out[k] = theta[i : i + sizes[k]].reshape(shape)
+            i += sizes[k]
+        return out
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        p = unpack(theta)
+        s = X_all @ p["u"]
+        if hidden:
+            pre = np.asarray(X_all @ p["W"].T) + p["c"]
+            H = np.maximum(pre, 0)
+            s = s + H @ p["v"]
         m = np.maximum.reduceat(s, bounds[:-1])
         e = np.exp(s - m[groups])
         z_all = np.add.reduceat(e, bounds[:-1])
         z_t = np.add.reduceat(e * tmask, bounds[:-1])
-        value = float(np.sum(np.log(z_all) - np.log(z_t)) / n + l2 * w @ w)
-        p_all = e / z_all[groups]
-        p_t = e * tmask / z_t[groups]
-        grad = X_all.T @ (p_all - p_t) / n + 2 * l2 * w
-        return value, grad
+        value = float(np.sum(np.log(z_all) - np.log(z_t)) / n)
+        g = (e / z_all[groups] - e * tmask / z_t[groups]) / n
+        grads = {"u": XT @ g}
+        for k in shapes:
+            value += l2 * float(np.sum(p[k] ** 2)) if k != "c" else 0.0
+        if hidden:
+            grads["v"] = H.T @ g
+            back = (g[:, None] * p["v"][None, :]) * (pre > 0)
+            grads["c"] = back.sum(axis=0)
+            grads["W"] = np.asarray((XT @ back).T)
+        flat = np.concatenate([(grads[k] + (2 * l2 * p[k] if k != "c" else 0)).ravel() for k in shapes])
+        return value, flat
 
-    w0 = np.zeros(len(FEATURE_NAMES))
-    result = minimize(loss, w0, jac=True, method="L-BFGS-B", options={"maxiter": 400})
-    print(f"  span model: loss {result.fun:.4f} after {result.nit} iterations on {n} questions", file=sys.stderr)
-    return result.x.astype(np.float32)
+    rng = np.random.default_rng(seed)
+    theta0 = np.zeros(sum(sizes.values()))
+    if hidden:
+        init = unpack(theta0)
+        init["W"][:] = rng.normal(0, 0.05, size=shapes["W"])
+        init["v"][:] = rng.normal(0, 0.05, size=shapes["v"])
+    result = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 600})
+    print(f"  span model (hidden={hidden}): loss {result.fun:.4f} after {result.nit} iterations on {n} questions", file=sys.stderr)
+    return {k: v.astype(np.float32) for k, v in unpack(result.x).items()}
 
 
-def confidence_rows(items: list[dict], w: np.ndarray) -> tuple[list[dict], np.ndarray, list[float]]:
+def span_scores(model: dict[str, np.ndarray], X: Any) -> np.ndarray:
+    s = X @ model["u"]
+    if "W" in model:
+        s = s + np.maximum(np.asarray(X @ model["W"].T) + model["c"], 0) @ model["v"]
+    return np.asarray(s).ravel()
+
+
+def confidence_rows(items: list[dict], w: dict[str, np.ndarray]) -> tuple[list[dict], np.ndarray, list[float]]:
     feats, labels, f1s = [], [], []
     for it in items:
         if not it["texts"]:
             continue
-        scores = it["X"] @ w
+        scores = span_scores(w, it["X"])
         best = int(np.argmax(scores))
         feats.append(confidence_features(scores, it["texts"], it["sentence_stats"], it["sentence_of"], best))
         ok = it["answerable"] and it["f1"][best] >= 0.5
@@ -238,7 +302,7 @@ def choose_threshold(conf: np.ndarray, answerable: np.ndarray, max_abstain: floa
     return float(answerable_conf[k]) if k < len(answerable_conf) else 0.0
 
 
-def evaluate(items: list[dict], w: np.ndarray, conf_w: dict, threshold: float) -> dict:
+def evaluate(items: list[dict], w: dict[str, np.ndarray], conf_w: dict, threshold: float) -> dict:
     em = f1s = answered = 0.0
     n = sum(it["answerable"] for it in items)
     abstained_unanswerable = n_unanswerable = 0
@@ -248,7 +312,7 @@ def evaluate(items: list[dict], w: np.ndarray, conf_w: dict, threshold: float) -
                 abstained_unanswerable += 1
                 n_unanswerable += 1
             continue
-        scores = it["X"] @ w
+        scores = span_scores(w, it["X"])
         best = int(np.argmax(scores))
         c = apply_confidence(conf_w, [confidence_features(scores, it["texts"], it["sentence_stats"], it["sentence_of"], best)])[0]
         if it["answerable"]:
@@ -276,6 +340,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "newsqa-learn")
     parser.add_argument("--l2", type=float, default=1e-4)
     parser.add_argument("--max-abstain", type=float, default=0.08)
+    parser.add_argument("--hidden", type=int, default=0, help="Hidden ReLU units of the span scorer (0: linear).")
+    parser.add_argument("--keep", type=int, default=60, help="Negatives per question when --hidden > 0.")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "qa" / WEIGHTS_FILE)
     args = parser.parse_args()
@@ -285,7 +351,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     sets = {p: featurize(p, args.work, embedder, args.workers) for p in [*args.train, *args.heldout]}
     train_items = [it for p in args.train for it in sets[p]]
-    w = learn_span_weights(train_items, args.l2)
+    w = learn_span_model(train_items, args.l2, 0)
+    if args.hidden:
+        w = learn_span_model(train_items, args.l2, args.hidden, keep=args.keep, rank_by=w["u"])
     feats, labels, _ = confidence_rows(train_items, w)
     conf_w = learn_confidence(feats, labels)
     answerable = np.array([it["answerable"] for it in train_items if it["texts"]])
@@ -298,13 +366,19 @@ def main() -> None:
         json.dumps(
             {
                 "feature_names": FEATURE_NAMES,
-                "span_weights": [round(float(x), 6) for x in w],
+                "span_weights": [round(float(x), 6) for x in w["u"]],
+                **({"hidden": {
+                    "W": [[round(float(x), 6) for x in row] for row in w["W"]],
+                    "c": [round(float(x), 6) for x in w["c"]],
+                    "v": [round(float(x), 6) for x in w["v"]],
+                }} if "W" in w else {}),
                 "confidence": {k: round(v, 6) for k, v in conf_w.items()},
                 "threshold": round(threshold, 6),
                 "info": {
                     "trained_on": [p.name for p in args.train],
                     "heldout": [p.name for p in args.heldout],
                     "l2": args.l2,
+                    "hidden": args.hidden,
                     "max_abstain": args.max_abstain,
                     "figures": report,
                     "learned": time.strftime("%Y-%m-%d"),
