@@ -82,7 +82,9 @@ def build_one(size: int, corpus: Path, root: Path, op: str, threads: int) -> Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--threads", type=int, default=None, help="Embedder threads [default: one per core].")
     parser.add_argument("--one", nargs=4, metavar=("SIZE", "CORPUS", "ROOT", "OP"), help=argparse.SUPPRESS)
@@ -102,7 +104,9 @@ def main() -> None:
             continue
         corpus = prefix_corpus(big, size)
         op = "build"
-        smaller = [s for s in sorted(args.sizes) if s < size and (DATA / f"index-{label(s)}" / "CURRENT").exists()]
+        smaller = [
+            s for s in sorted(args.sizes) if s < size and (DATA / f"index-{label(s)}" / "CURRENT").exists()
+        ]
         if size >= 300_000 and smaller:
             # Grow the largest smaller index, as an archive grows.
             shutil.copytree(DATA / f"index-{label(smaller[-1])}", root)

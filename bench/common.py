@@ -1,11 +1,15 @@
 """Shared bits of the bench scripts: machine description, output as a JSON line plus a table."""
 
+import contextlib
 import json
 import os
 import platform
 import resource
+import socket
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SHARED_QA = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa"
@@ -48,7 +52,9 @@ def report(name: str, rows: list[dict], **extra) -> None:
     columns = list(rows[0])
     width = {c: max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns}
     print()
-    print(f"{name} — {record['machine']['cores']} cores, {record['machine']['cpu']}, {record['machine']['date']}")
+    print(
+        f"{name} — {record['machine']['cores']} cores, {record['machine']['cpu']}, {record['machine']['date']}"
+    )
     print("  ".join(c.ljust(width[c]) for c in columns))
     print("  ".join("-" * width[c] for c in columns))
     for r in rows:
@@ -59,3 +65,60 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(index_dir: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`python -m newsqa serve` over `index_dir` on a free port; yields its URL once it answers."""
+    import httpx
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "newsqa",
+                "serve",
+                "--index",
+                str(index_dir),
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if proc.poll() is not None:
+                    sys.exit(f"bench: newsqa serve exited with {proc.returncode}:\n{log.read_text()}")
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    sys.exit(f"bench: newsqa serve did not come up:\n{log.read_text()}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def server_pid(url: str) -> int:
+    """The pid of the process listening on the URL's port (for its RSS)."""
+    import psutil
+
+    port = int(url.rsplit(":", 1)[1])
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+            return conn.pid
+    raise RuntimeError(f"no process listens on port {port}")

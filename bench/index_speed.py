@@ -22,7 +22,9 @@ from newsqa.index.store import IndexSnapshot
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("sources", nargs="*", type=Path)
     parser.add_argument("--model", default="use-multilingual-v3")
     args = parser.parse_args()

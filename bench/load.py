@@ -11,29 +11,23 @@ Goal: 0 errors.
 """
 
 import argparse
-import contextlib
 import json
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 
-from bench.common import report
+from bench.common import report, server
 from newsqa.cli import SAMPLE_PUBLISHED, SAMPLE_SOURCE
 from newsqa.resources import sample_dir
 
 EXPECTED = (
-    Path(__file__).resolve().parents[1]
-    / "tests"
-    / "fixtures"
-    / "liuzhou_daily_2024-08_page1.expected.json"
+    Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "liuzhou_daily_2024-08_page1.expected.json"
 )
 VARIATIONS = [
     "柳州的市委书记叫什么名字",
@@ -50,50 +44,6 @@ VARIATIONS = [
 def questions() -> list[str]:
     expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
     return [q["question"] for q in expected["questions"]] + expected["unanswerable"] + VARIATIONS
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def server(index_dir: Path, log: Path) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "newsqa",
-                "serve",
-                "--index",
-                str(index_dir),
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    sys.exit(
-                        f"bench: newsqa serve exited with {proc.returncode}:\n{log.read_text()}"
-                    )
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    sys.exit(f"bench: newsqa serve did not come up:\n{log.read_text()}")
-                time.sleep(0.2)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 def build_sample(index_dir: Path) -> None:
@@ -188,9 +138,7 @@ def main() -> None:
         help="Serve this index [default: the sample, built into a temp dir].",
     )
     parser.add_argument("--threads", type=int, default=8, help="Concurrent client threads [8].")
-    parser.add_argument(
-        "--per-thread", type=int, default=200, help="Questions each thread asks [200]."
-    )
+    parser.add_argument("--per-thread", type=int, default=200, help="Questions each thread asks [200].")
     args = parser.parse_args()
 
     asked = questions()

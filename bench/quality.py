@@ -26,7 +26,9 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--reader", default="builtin")
     parser.add_argument("--model", default="use-multilingual-v3")

@@ -55,7 +55,9 @@ def main() -> None:
                 hit1 += articles[:1] == [q.article_id]
                 hit5 += q.article_id in articles[:5]
             n = len(questions)
-            rows.append({"set": path.stem, "fusion": name, "hit@1": round(hit1 / n, 4), "hit@5": round(hit5 / n, 4)})
+            rows.append(
+                {"set": path.stem, "fusion": name, "hit@1": round(hit1 / n, 4), "hit@5": round(hit5 / n, 4)}
+            )
     report("retrieval", rows)
 
 

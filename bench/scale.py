@@ -14,9 +14,6 @@ sentences). Build figures come from bench/data/build-<size>.json.
 
 import argparse
 import json
-import os
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -25,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import dev_sets, report
+from bench.common import dev_sets, report, server, server_pid
 from newsqa.qa.evaluate import load_squad
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -70,34 +67,13 @@ def in_process(root: Path, qs: list[str]) -> dict:
     return {"single": percentiles(single), "eight": percentiles(concurrent), "answerer": answerer}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def over_http(root: Path, qs: list[str]) -> dict:
     import httpx
     import psutil
 
-    port = free_port()
-    env = {**os.environ, "NEWSQA_WATCH_INDEX": "false"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "newsqa", "serve", "--index", str(root), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("the server did not start")
-        rss_ready = psutil.Process(server.pid).memory_info().rss
+    with server(root, DATA / "scale-server.log", env={"NEWSQA_WATCH_INDEX": "false"}) as url:
+        process = psutil.Process(server_pid(url))
+        rss_ready = process.memory_info().rss
         errors = 0
 
         def run(chunk: list[str], out: list[float]) -> None:
@@ -118,14 +94,14 @@ def over_http(root: Path, qs: list[str]) -> dict:
             t.start()
         for t in threads:
             t.join()
-        rss = psutil.Process(server.pid).memory_info().rss
+        rss = process.memory_info().rss
         return {
-            "single": percentiles(single), "eight": percentiles(eight), "errors": errors,
-            "rss_ready_mb": round(rss_ready / 2**20, 1), "rss_mb": round(rss / 2**20, 1),
+            "single": percentiles(single),
+            "eight": percentiles(eight),
+            "errors": errors,
+            "rss_ready_mb": round(rss_ready / 2**20, 1),
+            "rss_mb": round(rss / 2**20, 1),
         }
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def ann_recall(answerer, qs: list[str]) -> dict:
@@ -144,7 +120,9 @@ def ann_recall(answerer, qs: list[str]) -> dict:
     t = time.perf_counter()
     _, found = store.search(queries, 10)
     out["stored_ms"] = round((time.perf_counter() - t) * 1000 / len(queries), 2)
-    out["recall@10"] = round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth_rows, strict=True)])), 4)
+    out["recall@10"] = round(
+        float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth_rows, strict=True)])), 4
+    )
     if store.kind == "hnsw":
         for ef in (32, 64, 128, 256):
             params = faiss.SearchParametersHNSW(efSearch=ef)
@@ -155,7 +133,9 @@ def ann_recall(answerer, qs: list[str]) -> dict:
             out[f"ef{ef}"] = {"recall@10": round(r, 4), "ms": round(ms, 2)}
         # IVF, the alternative measured for the choice
         nlist = int(4 * np.sqrt(len(vectors)))
-        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(vectors.shape[1]), vectors.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf = faiss.IndexIVFFlat(
+            faiss.IndexFlatIP(vectors.shape[1]), vectors.shape[1], nlist, faiss.METRIC_INNER_PRODUCT
+        )
         t = time.perf_counter()
         ivf.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: max(40 * nlist, 10000)]])
         ivf.add(vectors)
@@ -184,11 +164,17 @@ def bm25_costs(answerer, qs: list[str]) -> dict:
     t = time.perf_counter()
     BM25Update(bm25).apply()  # recompute all postings and weights, as an update does
     rebuild = time.perf_counter() - t
-    return {"query": percentiles(times), "rebuild_postings_s": round(rebuild, 2), "postings": int(len(bm25.weights))}
+    return {
+        "query": percentiles(times),
+        "rebuild_postings_s": round(rebuild, 2),
+        "postings": int(len(bm25.weights)),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", nargs="+", default=["1k", "10k", "100k", "300k"])
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--no-http", action="store_true")
@@ -200,7 +186,11 @@ def main() -> None:
         if not (root / "CURRENT").exists():
             print(f"skipping {size}: {root} is not built (python -m bench.build_scale)", file=sys.stderr)
             continue
-        build = json.loads((DATA / f"build-{size}.json").read_text()) if (DATA / f"build-{size}.json").exists() else {}
+        build = (
+            json.loads((DATA / f"build-{size}.json").read_text())
+            if (DATA / f"build-{size}.json").exists()
+            else {}
+        )
         local = in_process(root, qs)
         answerer = local.pop("answerer")
         n = answerer.snapshot.manifest.passages

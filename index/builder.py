@@ -257,7 +257,11 @@ class IndexWriter:
             "overlap_chars": self.splitter.overlap_chars,
         }
         manifest.ann = vectors.params.to_dict()
-        manifest.bm25 = {"k1": K1, "b": B, "tokenizer": "rjieba search mode + OpenCC t2s + NFKC width folding"}
+        manifest.bm25 = {
+            "k1": K1,
+            "b": B,
+            "tokenizer": "rjieba search mode + OpenCC t2s + NFKC width folding",
+        }
         manifest.save(generation)
         self.layout.publish(generation)
         report.articles_total, report.passages_total = articles, passages

@@ -16,9 +16,7 @@ class PassageSplitter:
         if max_chars < 20:
             raise ValueError(f"max_chars must be at least 20, got {max_chars}")
         if not 0 <= overlap_chars < max_chars:
-            raise ValueError(
-                f"overlap_chars must be in [0, max_chars={max_chars}), got {overlap_chars}"
-            )
+            raise ValueError(f"overlap_chars must be in [0, max_chars={max_chars}), got {overlap_chars}")
         self.max_chars = max_chars
         self.overlap_chars = overlap_chars
 

@@ -184,9 +184,7 @@ class SentenceTransformerEmbedder:
     def _prompts(self, model: Any) -> tuple[str, str]:
         prompts = dict(getattr(model, "prompts", None) or {})
         query = prompts.get("query") or prompts.get("search_query") or ""
-        passage = (
-            prompts.get("passage") or prompts.get("document") or prompts.get("search_document") or ""
-        )
+        passage = prompts.get("passage") or prompts.get("document") or prompts.get("search_document") or ""
         if not query and not passage:
             lowered = Path(self.name).name.lower()
             for key, known in _KNOWN_PROMPTS:

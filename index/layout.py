@@ -128,8 +128,7 @@ class IndexLayout:
         generation = self.root / name
         if not generation.is_dir():
             raise IndexCorrupt(
-                f"{self.root / POINTER} points to {name}, which is missing: rebuild with "
-                "`newsqa index build`"
+                f"{self.root / POINTER} points to {name}, which is missing: rebuild with `newsqa index build`"
             )
         return generation
 

@@ -254,7 +254,12 @@ def split_page(text: str) -> list[PageArticle]:
     for i, line in enumerate(lines):
         kind = kinds[i]
         if kind is Kind.HEADLINE:
-            wrapped = width is not None and len(line) >= width - 2 and i + 1 < len(lines) and kinds[i + 1] is not Kind.HEADLINE
+            wrapped = (
+                width is not None
+                and len(line) >= width - 2
+                and i + 1 < len(lines)
+                and kinds[i + 1] is not Kind.HEADLINE
+            )
             if (open_paragraph or wrapped) and not followed_by_dateline(i):
                 kinds[i] = kind = Kind.BODY
         if kind is Kind.BODY:

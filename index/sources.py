@@ -49,7 +49,9 @@ def read_sources(
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            files = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+            )
             if not files:
                 yield SourceProblem(str(path), f"no {', '.join(SUPPORTED_SUFFIXES)} files in this folder")
             for file in files:
@@ -219,7 +221,9 @@ def squad_articles(entries: list[Any]) -> list[tuple[str, str]]:
     return [(title, "\n".join(contexts)) for title, contexts in grouped.items()]
 
 
-def _read_squad(path: Path, entries: list[Any], defaults: SourceDefaults) -> Iterator[Article | SourceProblem]:
+def _read_squad(
+    path: Path, entries: list[Any], defaults: SourceDefaults
+) -> Iterator[Article | SourceProblem]:
     articles = squad_articles(entries)
     if not articles:
         yield SourceProblem(str(path), "SQuAD-style file with no paragraph contexts")

@@ -122,9 +122,7 @@ class ArticleDB:
             marks = ",".join("?" * len(part))
             rows += [
                 r[0]
-                for r in self.conn.execute(
-                    f"SELECT row FROM passages WHERE article_id IN ({marks})", part
-                )
+                for r in self.conn.execute(f"SELECT row FROM passages WHERE article_id IN ({marks})", part)
             ]
         return rows
 
@@ -191,7 +189,9 @@ class IndexSnapshot:
     This is the store interface that answering reads through.
     """
 
-    def __init__(self, root: Path, generation: Path, manifest: Manifest, vectors: FaissStore, bm25: BM25Index) -> None:
+    def __init__(
+        self, root: Path, generation: Path, manifest: Manifest, vectors: FaissStore, bm25: BM25Index
+    ) -> None:
         self.root = root
         self.generation = generation
         self.manifest = manifest
@@ -251,14 +251,18 @@ class IndexSnapshot:
         sql = _PASSAGE_WITH_ARTICLE.format(marks=",".join("?" * len(wanted)))
         out = {}
         for r in self._conn().execute(sql, wanted):
-            passage = Passage(id=r[1], article_id=r[2], ordinal=r[3], text=r[6], start=r[4], end=r[5], row=r[0])
+            passage = Passage(
+                id=r[1], article_id=r[2], ordinal=r[3], text=r[6], start=r[4], end=r[5], row=r[0]
+            )
             out[r[0]] = StoredPassage(passage, ArticleRef(r[2], r[7], r[8], r[9], r[10]))
         return out
 
     def article(self, article_id: str) -> Article | None:
-        row = self._conn().execute(
-            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,))
+            .fetchone()
+        )
         return _article_from_row(row) if row else None
 
     def article_passages(self, article_id: str) -> list[Passage]:
@@ -270,17 +274,29 @@ class IndexSnapshot:
             (article_id,),
         )
         return [
-            Passage(id=r[1], article_id=article_id, ordinal=r[2], text=article.text[r[3] : r[4]], start=r[3], end=r[4], row=r[0])
+            Passage(
+                id=r[1],
+                article_id=article_id,
+                ordinal=r[2],
+                text=article.text[r[3] : r[4]],
+                start=r[3],
+                end=r[4],
+                row=r[0],
+            )
             for r in rows
         ]
 
     def passage_by_id(self, passage_id: str) -> Passage | None:
-        r = self._conn().execute(
-            "SELECT p.row, p.id, p.article_id, p.ordinal, p.start, p.end, "
-            "substr(a.text, p.start + 1, p.end - p.start) "
-            "FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ?",
-            (passage_id,),
-        ).fetchone()
+        r = (
+            self._conn()
+            .execute(
+                "SELECT p.row, p.id, p.article_id, p.ordinal, p.start, p.end, "
+                "substr(a.text, p.start + 1, p.end - p.start) "
+                "FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id = ?",
+                (passage_id,),
+            )
+            .fetchone()
+        )
         if r is None:
             return None
         return Passage(id=r[1], article_id=r[2], ordinal=r[3], text=r[6], start=r[4], end=r[5], row=r[0])

@@ -47,9 +47,7 @@ def normalize(text: str) -> str:
     if len(simplified) != len(folded):
         # A phrase rule changed the length; fall back to one character at a time.
         convert = _t2s().convert
-        simplified = "".join(
-            c2 if len(c2 := convert(ch)) == 1 else ch for ch in folded
-        )
+        simplified = "".join(c2 if len(c2 := convert(ch)) == 1 else ch for ch in folded)
     lowered = simplified.lower()
     if len(lowered) != len(simplified):
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in simplified)

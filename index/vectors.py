@@ -11,7 +11,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -98,7 +98,7 @@ class FaissStore:
 
         self.dim = dim
         self.params = params
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._index: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._removed = np.zeros(0, dtype=np.int64)
 
     @property
@@ -136,7 +136,7 @@ class FaissStore:
         if self.kind == "hnsw":
             import faiss
 
-            params = faiss.SearchParametersHNSW(efSearch=max(self.params.ef_search, k))
+            params = faiss.SearchParametersHNSW(efSearch=max(self.params.ef_search, k))  # type: ignore[attr-defined]
             if len(self._removed):
                 params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._removed))
             # IndexIDMap2 forwards the selector translated to internal ids.
@@ -165,7 +165,8 @@ class FaissStore:
     def _build(self, kind: str, rows: np.ndarray, vectors: np.ndarray) -> None:
         import faiss
 
-        self.params = AnnParams(**{**self.params.to_dict(), "kind": kind})
+        self.params = AnnParams.from_dict({**self.params.to_dict(), "kind": kind})
+        inner: Any
         if kind == "hnsw":
             inner = faiss.IndexHNSWFlat(self.dim, self.params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = self.params.ef_construction

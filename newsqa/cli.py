@@ -67,8 +67,15 @@ def cli(verbose: bool) -> None:
 
 # ---------------------------------------------------------------- sources
 def source_options(fn: Any) -> Any:
-    fn = click.option("--source", "source_name", default=None, help="Source name for articles that carry none, e.g. 柳州日报.")(fn)
-    fn = click.option("--published", default=None, help="Publication date for articles that carry none, e.g. 2024-08-02.")(fn)
+    fn = click.option(
+        "--source",
+        "source_name",
+        default=None,
+        help="Source name for articles that carry none, e.g. 柳州日报.",
+    )(fn)
+    fn = click.option(
+        "--published", default=None, help="Publication date for articles that carry none, e.g. 2024-08-02."
+    )(fn)
     fn = click.option("--url", default=None, help="Link for articles that carry none.")(fn)
     return fn
 
@@ -126,11 +133,22 @@ def _writer(settings: Settings):
 
 
 def writer_options(fn: Any) -> Any:
-    fn = click.option("--model", default=None, help="Embedder: use-multilingual-v3 (embedded default), or a sentence-transformers model name (local cache) or folder.")(fn)
+    fn = click.option(
+        "--model",
+        default=None,
+        help="Embedder: use-multilingual-v3 (embedded default), or a sentence-transformers model name (local cache) or folder.",
+    )(fn)
     fn = click.option("--device", default=None, help="cpu or cuda, for sentence-transformers models.")(fn)
     fn = click.option("--batch-size", type=int, default=None, help="Embedding batch size.")(fn)
-    fn = click.option("--passage-chars", type=int, default=None, help="Longest passage in characters [default 300].")(fn)
-    fn = click.option("--passage-overlap", type=int, default=None, help="Overlap between passages in characters [default 60].")(fn)
+    fn = click.option(
+        "--passage-chars", type=int, default=None, help="Longest passage in characters [default 300]."
+    )(fn)
+    fn = click.option(
+        "--passage-overlap",
+        type=int,
+        default=None,
+        help="Overlap between passages in characters [default 60].",
+    )(fn)
     return fn
 
 
@@ -225,7 +243,12 @@ def index_info(index_dir: Path | None, as_json: bool) -> None:
     layout = IndexLayout(settings.index_dir)
     generation = layout.current()
     manifest = Manifest.load(generation)
-    info = {"index_dir": str(layout.root), "generation": generation.name, "size_bytes": layout.size_bytes(), **manifest.to_dict()}
+    info = {
+        "index_dir": str(layout.root),
+        "generation": generation.name,
+        "size_bytes": layout.size_bytes(),
+        **manifest.to_dict(),
+    }
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2))
         return
@@ -243,11 +266,22 @@ def index_info(index_dir: Path | None, as_json: bool) -> None:
 @cli.command("ask")
 @click.argument("question")
 @index_option
-@click.option("-k", "--top-k", type=click.IntRange(1, 50), default=None, help="Supporting passages to show [default 5].")
+@click.option(
+    "-k", "--top-k", type=click.IntRange(1, 50), default=None, help="Supporting passages to show [default 5]."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
-@click.option("--reader", default=None, help="builtin (default) or hf:<name-or-path> for a transformers QA model.")
+@click.option(
+    "--reader", default=None, help="builtin (default) or hf:<name-or-path> for a transformers QA model."
+)
 @click.option("--model", default=None, help="Expect the index to be built with this embedder (checked).")
-def ask(question: str, index_dir: Path | None, top_k: int | None, as_json: bool, reader: str | None, model: str | None) -> None:
+def ask(
+    question: str,
+    index_dir: Path | None,
+    top_k: int | None,
+    as_json: bool,
+    reader: str | None,
+    model: str | None,
+) -> None:
     """Answer QUESTION from the index, with the passage and article it comes from."""
     from newsqa.qa.answerer import Answerer
 
@@ -267,7 +301,9 @@ def ask(question: str, index_dir: Path | None, top_k: int | None, as_json: bool,
         click.echo(f"来源: {_citation(answer.article)}")
     for i, hit in enumerate(result.hits, 1):
         text = hit.passage.text.replace("\n", " ")
-        click.echo(f"\n[{i}] {_citation(hit.article)}  score {hit.score:.3f}\n    {text[:160]}{'…' if len(text) > 160 else ''}")
+        click.echo(
+            f"\n[{i}] {_citation(hit.article)}  score {hit.score:.3f}\n    {text[:160]}{'…' if len(text) > 160 else ''}"
+        )
     click.echo(f"\n({result.took_ms:.0f} ms)", err=True)
 
 
@@ -283,14 +319,27 @@ def _citation(article: Any) -> str:
 
 @cli.command("eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Reuse this index (built from FILE) or build it there; default: a temporary index of FILE.")
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Reuse this index (built from FILE) or build it there; default: a temporary index of FILE.",
+)
 @click.option("--limit", type=int, default=None, help="Only the first N questions.")
 @click.option("--no-baseline", is_flag=True, help="Skip the BM25 + best-sentence baseline.")
 @click.option("--reader", default=None, help="builtin (default) or hf:<name-or-path>.")
 @click.option("--model", default=None, help="Embedder for a new index [default use-multilingual-v3].")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def evaluate_command(file: Path, index_dir: Path | None, limit: int | None, no_baseline: bool, reader: str | None, model: str | None, as_json: bool) -> None:
+def evaluate_command(
+    file: Path,
+    index_dir: Path | None,
+    limit: int | None,
+    no_baseline: bool,
+    reader: str | None,
+    model: str | None,
+    as_json: bool,
+) -> None:
     """Evaluate on a SQuAD-style FILE, open-domain over all of its contexts.
 
     Prints hit@1 and hit@5 (gold article among the cited passages), EM and F1
@@ -318,12 +367,24 @@ def evaluate_command(file: Path, index_dir: Path | None, limit: int | None, no_b
         from tqdm import tqdm
 
         with tqdm(total=len(questions), desc="asking", disable=not sys.stderr.isatty(), leave=False) as bar:
-            results = evaluate(answerer, questions, baseline=not no_baseline, progress=lambda i: bar.update(1))
+            results = evaluate(
+                answerer, questions, baseline=not no_baseline, progress=lambda i: bar.update(1)
+            )
     if as_json:
         from dataclasses import asdict
 
-        click.echo(json.dumps({"file": str(file), "questions": len(questions), "articles": n_articles,
-                               **{k: asdict(v) for k, v in results.items()}}, ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "file": str(file),
+                    "questions": len(questions),
+                    "articles": n_articles,
+                    **{k: asdict(v) for k, v in results.items()},
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     click.echo(f"{file.name}: {len(questions)} questions over {n_articles} articles")
     click.echo(figures_table(results))
@@ -396,11 +457,16 @@ def _serve(settings: Settings, host: str, port: int, verbose: bool) -> None:
 
 serve_options = [
     click.option(
-        "--host", default="127.0.0.1", show_default=True,
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
         help="Address to listen on (0.0.0.0 for every interface).",
     ),
     click.option(
-        "--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=8000,
+        show_default=True,
         help="Port to listen on (0: any free port).",
     ),
 ]

@@ -61,7 +61,13 @@ class Answerer:
         self.max_question_chars = max_question_chars
 
     @classmethod
-    def load(cls, index_dir: Path | str | None = None, *, settings: Settings | None = None, model: str | None = None) -> "Answerer":
+    def load(
+        cls,
+        index_dir: Path | str | None = None,
+        *,
+        settings: Settings | None = None,
+        model: str | None = None,
+    ) -> "Answerer":
         """Load the index at `index_dir` (default: the settings' index) with its own embedder.
 
         Raises:
@@ -74,7 +80,9 @@ class Answerer:
         built_with = snapshot.manifest.model
         if model is not None and model != built_with:
             raise IndexMismatch(root, built_with, model)
-        embedder = load_embedder(built_with, device=settings.device, batch_size=settings.batch_size, threads=settings.threads)
+        embedder = load_embedder(
+            built_with, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
+        )
         reader = load_reader(settings.reader, snapshot, settings)
         answerer = cls(snapshot, embedder, reader, max_question_chars=settings.max_question_chars)
         answerer.warm_up()
@@ -84,7 +92,11 @@ class Answerer:
         self.embedder.warm_up()
         self.reader.warm_up()
         if self.embedder.dim != self.snapshot.manifest.dim:
-            raise IndexMismatch(self.snapshot.root, f"{self.snapshot.manifest.model} ({self.snapshot.manifest.dim} dimensions)", f"{self.embedder.name} ({self.embedder.dim} dimensions)")
+            raise IndexMismatch(
+                self.snapshot.root,
+                f"{self.snapshot.manifest.model} ({self.snapshot.manifest.dim} dimensions)",
+                f"{self.embedder.name} ({self.embedder.dim} dimensions)",
+            )
 
     def check_question(self, question: str) -> str:
         question = (question or "").strip()

@@ -137,7 +137,17 @@ class BaselineAnswerer:
         if best is not None and best[0] > 0:
             _, hit, a, b = best
             p = hit.passage
-            answer = Answer(p.text[a:b], p.text[a:b], 1.0, p, hit.article, p.start + a, p.start + b, p.start + a, p.start + b)
+            answer = Answer(
+                p.text[a:b],
+                p.text[a:b],
+                1.0,
+                p,
+                hit.article,
+                p.start + a,
+                p.start + b,
+                p.start + a,
+                p.start + b,
+            )
         took = (time.perf_counter() - started) * 1000
         return AskResult(question, answer, one_per_article(hits, top_k), took)
 
@@ -165,12 +175,25 @@ def evaluate(
 
 def figures_table(results: dict[str, Figures]) -> str:
     columns = [
-        ("hit@1", "hit_at_1"), ("hit@5", "hit_at_5"), ("EM", "em"), ("F1", "f1"),
-        ("answered", "answered"), ("abstained", "abstained"), ("EM|ans", "em_when_answered"),
-        ("F1|ans", "f1_when_answered"), ("p50 ms", "latency_p50_ms"), ("p95 ms", "latency_p95_ms"),
+        ("hit@1", "hit_at_1"),
+        ("hit@5", "hit_at_5"),
+        ("EM", "em"),
+        ("F1", "f1"),
+        ("answered", "answered"),
+        ("abstained", "abstained"),
+        ("EM|ans", "em_when_answered"),
+        ("F1|ans", "f1_when_answered"),
+        ("p50 ms", "latency_p50_ms"),
+        ("p95 ms", "latency_p95_ms"),
     ]
     lines = ["system    " + "".join(f"{c:>10}" for c, _ in columns)]
     for name, fig in results.items():
         values = asdict(fig)
-        lines.append(f"{name:<10}" + "".join(f"{values[k]:>10.3f}" if isinstance(values[k], float) else f"{values[k]:>10}" for _, k in columns))
+        lines.append(
+            f"{name:<10}"
+            + "".join(
+                f"{values[k]:>10.3f}" if isinstance(values[k], float) else f"{values[k]:>10}"
+                for _, k in columns
+            )
+        )
     return "\n".join(lines)

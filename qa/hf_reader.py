@@ -52,7 +52,9 @@ class HFReader:
             ) from exc
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_name, local_files_only=True, use_fast=True)
+            self._tokenizer = AutoTokenizer.from_pretrained(
+                self.model_name, local_files_only=True, use_fast=True
+            )
             model = AutoModelForQuestionAnswering.from_pretrained(self.model_name, local_files_only=True)
         except Exception as exc:  # transformers raises OSError, ValueError, ... for "not found"
             raise ModelUnavailable(
@@ -103,7 +105,11 @@ class HFReader:
             top_e = np.argsort(-e_scores)[:20]
             for s in top_s:
                 for e in top_e:
-                    if e < s or e - s + 1 > MAX_ANSWER_TOKENS or not (np.isfinite(s_scores[s]) and np.isfinite(e_scores[e])):
+                    if (
+                        e < s
+                        or e - s + 1 > MAX_ANSWER_TOKENS
+                        or not (np.isfinite(s_scores[s]) and np.isfinite(e_scores[e]))
+                    ):
                         continue
                     score = float(s_scores[s] + e_scores[e])
                     a, b = offsets[w][s][0], offsets[w][e][1]

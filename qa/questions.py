@@ -31,16 +31,25 @@ class QType(str, Enum):
 _WH_PATTERNS: tuple[tuple[str, QType], ...] = tuple(
     (p, t)
     for group, t in (
-        ("什么时候|什么时间|何时|哪一年|哪年|哪一天|哪天|哪个月|哪一月|几月|几号|何年|哪个时期|哪一时期|哪个朝代|哪个年代|多少年前|哪一个时期|何日|什么年代", QType.DATE),
+        (
+            "什么时候|什么时间|何时|哪一年|哪年|哪一天|哪天|哪个月|哪一月|几月|几号|何年|哪个时期|哪一时期|哪个朝代|哪个年代|多少年前|哪一个时期|何日|什么年代",
+            QType.DATE,
+        ),
         ("为什么|为何|什么原因|何故|原因是什么|原因为何", QType.REASON),
         ("多少|几|多久|多长|多大|多高|多远|多重|多深|多宽|多厚|多快|多少钱|百分之几|第几", QType.NUMBER),
         ("哪位|什么人|何人|谁", QType.PERSON),
-        ("哪里|哪儿|什么地方|何处|何地|哪个国家|哪国|哪个城市|哪座城市|哪个地区|哪一地区|哪个省|哪座|哪个州", QType.PLACE),
+        (
+            "哪里|哪儿|什么地方|何处|何地|哪个国家|哪国|哪个城市|哪座城市|哪个地区|哪一地区|哪个省|哪座|哪个州",
+            QType.PLACE,
+        ),
         ("哪些", QType.LIST),
         ("怎么|怎样|如何|什么方式|什么方法", QType.MANNER),
         ("是否|能否|可否|可不可以|能不能|会不会|是不是|有没有", QType.YESNO),
         ("什么是|是什么|指什么|指的是什么|是指什么|意思是什么|何谓|什么意思", QType.DEFINITION),
-        ("哪一个|哪一种|哪一类|哪一位|哪一家|哪一部|哪一支|哪一項|哪一|哪个|哪种|哪类|哪家|哪部|哪支|哪条|哪|什么|何种|何|啥", QType.ENTITY),
+        (
+            "哪一个|哪一种|哪一类|哪一位|哪一家|哪一部|哪一支|哪一項|哪一|哪个|哪种|哪类|哪家|哪部|哪支|哪条|哪|什么|何种|何|啥",
+            QType.ENTITY,
+        ),
     )
     for p in group.split("|")
 )
@@ -50,7 +59,12 @@ _WH_TYPE = dict(_WH_PATTERNS)
 _ENGLISH_WH: tuple[tuple[re.Pattern[str], QType], ...] = (
     (re.compile(r"\b(when|what year|what date|what time|which year|which day)\b"), QType.DATE),
     (re.compile(r"\b(why)\b"), QType.REASON),
-    (re.compile(r"\b(how many|how much|how long|how old|how far|how big|how large|how high|what percentage|what number)\b"), QType.NUMBER),
+    (
+        re.compile(
+            r"\b(how many|how much|how long|how old|how far|how big|how large|how high|what percentage|what number)\b"
+        ),
+        QType.NUMBER,
+    ),
     (re.compile(r"\b(who|whom|whose)\b"), QType.PERSON),
     (re.compile(r"\b(where|which city|which country|which province)\b"), QType.PLACE),
     (re.compile(r"\b(how)\b"), QType.MANNER),
@@ -73,7 +87,9 @@ UNITS = tuple(
 )
 
 
-_CLASSIFIERS = frozenset("个 位 名 所 种 条 家 部 支 座 项 类 届 场 次 本 首 款 只 间 块 张 件 份 门 样 段 片 些 处".split())
+_CLASSIFIERS = frozenset(
+    "个 位 名 所 种 条 家 部 支 座 项 类 届 场 次 本 首 款 只 间 块 张 件 份 门 样 段 片 些 处".split()
+)
 
 
 def _date_grain(wh: str) -> str:
@@ -155,7 +171,8 @@ def analyze(question: str) -> Question:
         category = _category(norm[wh_start + len(wh) :])
     wh_chars = set(wh)
     content = []
-    left_terms, right_terms = [], []
+    left_terms: list[str] = []
+    right_terms: list[str] = []
     position = 0
     for w in words(norm):
         at = norm.find(w, position)

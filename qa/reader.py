@@ -145,10 +145,29 @@ def _feature_names() -> list[str]:
     base += [f"last_pos={p}" for p in _POS_GROUPS]
     base += [f"first_pos={p}" for p in _POS_GROUPS]
     crossed = [
-        "type_number", "type_date", "type_person", "type_place", "type_noun", "unit_match",
-        "cat_suffix", "cat_last_char", "left_terms_before", "right_terms_after", "left_term_gap",
-        "right_term_gap", "sent_left_cover", "sent_right_cover", "left_align", "right_align", "near", "q_overlap", "log_len", "clause_whole", "ends_sentence",
-        "is_title", "has_soft_mark",
+        "type_number",
+        "type_date",
+        "type_person",
+        "type_place",
+        "type_noun",
+        "unit_match",
+        "cat_suffix",
+        "cat_last_char",
+        "left_terms_before",
+        "right_terms_after",
+        "left_term_gap",
+        "right_term_gap",
+        "sent_left_cover",
+        "sent_right_cover",
+        "left_align",
+        "right_align",
+        "near",
+        "q_overlap",
+        "log_len",
+        "clause_whole",
+        "ends_sentence",
+        "is_title",
+        "has_soft_mark",
     ]
     crossed += [f"len<={b}" for b in _LEN_BUCKETS] + ["len>32"]
     crossed += [f"kind={k}" for k in _KINDS] + [f"last_pos={p}" for p in _POS_GROUPS]
@@ -180,7 +199,9 @@ class Sentence:
     expanded: str = ""  # norm, plus the full names of short forms it uses
     aliases: dict[str, str] = field(default_factory=dict)  # short form → full name, for its article
     passage_cover: float = 0.0  # IDF-weighted share of question words anywhere in the passage
-    max_missing: float = 0.0  # the rarest question word absent from the passage, relative to the rarest overall
+    max_missing: float = (
+        0.0  # the rarest question word absent from the passage, relative to the rarest overall
+    )
 
 
 @dataclass
@@ -189,7 +210,9 @@ class Candidates:
 
     question: Question
     sentences: list[Sentence]
-    spans: list[tuple[int, int, int]] = field(default_factory=list)  # (sentence index, start, end) in the sentence
+    spans: list[tuple[int, int, int]] = field(
+        default_factory=list
+    )  # (sentence index, start, end) in the sentence
     features: np.ndarray = field(default_factory=lambda: np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32))
 
     def text(self, i: int) -> str:
@@ -286,7 +309,10 @@ def _expand(text: str, aliases: dict[str, str]) -> str:
 def _has_answer_type(qtype: QType, text: str) -> bool:
     """Whether a sentence holds something of the kind the question asks for (numbers and dates)."""
     if qtype is QType.DATE:
-        return any(m.group(0) and any(c.isdigit() or c in _CN_NUM for c in m.group(0)) for m in _DATE_RE.finditer(text))
+        return any(
+            m.group(0) and any(c.isdigit() or c in _CN_NUM for c in m.group(0))
+            for m in _DATE_RE.finditer(text)
+        )
     if qtype is QType.NUMBER:
         return any(c.isdigit() or c in _CN_NUM for c in text)
     return False
@@ -325,7 +351,7 @@ def _cumulative(flags: Any) -> list[int]:
     return out
 
 
-_BRACKETS = ("《》", "“”", "（）", "()", "「」", "【】")
+_BRACKETS = (("《", "》"), ("“", "”"), ("（", "）"), ("(", ")"), ("「", "」"), ("【", "】"))
 
 
 def _content(text: str) -> str:
@@ -378,7 +404,16 @@ class CandidateBuilder:
                     continue
                 seen.add(key)
                 s_norm = norm[a:b]
-                sent = Sentence(hit, a, b, text[a:b], s_norm, rank=rank, passage_cover=passage_cover, max_missing=max_missing)
+                sent = Sentence(
+                    hit,
+                    a,
+                    b,
+                    text[a:b],
+                    s_norm,
+                    rank=rank,
+                    passage_cover=passage_cover,
+                    max_missing=max_missing,
+                )
                 sent.expanded = expanded[i]
                 sent.aliases = article_aliases
                 sent.cover = sum(w for t, w in weights.items() if t in expanded[i]) / total
@@ -386,8 +421,12 @@ class CandidateBuilder:
                 around = " ".join(expanded[max(0, i - 1) : i + 2])
                 sent.context_cover = sum(w for t, w in weights.items() if t in around) / total
                 sent.score = (
-                    sent.cover + 0.5 * sent.bigram + 0.2 * sent.context_cover + 0.3 * hit.score / top_score
-                    - 0.02 * rank + 0.3 * _has_answer_type(q.qtype, s_norm)
+                    sent.cover
+                    + 0.5 * sent.bigram
+                    + 0.2 * sent.context_cover
+                    + 0.3 * hit.score / top_score
+                    - 0.02 * rank
+                    + 0.3 * _has_answer_type(q.qtype, s_norm)
                 )
                 out.append(sent)
         out.sort(key=lambda s: -s.score)
@@ -478,7 +517,9 @@ class CandidateBuilder:
         clauses = []
         start = 0
         for i, c in enumerate(text):
-            if c in "，,；;：:" and not (c in ",:" and 0 < i < n - 1 and text[i - 1].isdigit() and text[i + 1].isdigit()):
+            if c in "，,；;：:" and not (
+                c in ",:" and 0 < i < n - 1 and text[i - 1].isdigit() and text[i + 1].isdigit()
+            ):
                 clauses.append((start, i))
                 start = i + 1
         clauses.append((start, n))
@@ -523,8 +564,18 @@ class CandidateBuilder:
 
         keys = list(spans)
         feats = self._featurize(
-            q, sent, best, keys, [spans[k] for k in keys], tokens, clauses, matched_idx, in_q_cum,
-            left_align if left_ctx else None, right_align if right_ctx else None, weights,
+            q,
+            sent,
+            best,
+            keys,
+            [spans[k] for k in keys],
+            tokens,
+            clauses,
+            matched_idx,
+            in_q_cum,
+            left_align if left_ctx else None,
+            right_align if right_ctx else None,
+            weights,
         )
         return keys, feats
 
@@ -686,8 +737,12 @@ class CandidateBuilder:
         col("has_soft_mark")[:] = (soft_cum[B] - soft_cum[A]) > 0
         first_char = [norm[a] for a in A.tolist()]
         last_char = [norm[b - 1] for b in B.tolist()]
-        col("is_title")[:] = [f in "《“「\"" and la in "》”」\"" for f, la in zip(first_char, last_char, strict=True)]
-        col("edge_function_word")[:] = [f in _FUNCTION_EDGE or la in _FUNCTION_EDGE for f, la in zip(first_char, last_char, strict=True)]
+        col("is_title")[:] = [
+            f in '《“「"' and la in '》”」"' for f, la in zip(first_char, last_char, strict=True)
+        ]
+        col("edge_function_word")[:] = [
+            f in _FUNCTION_EDGE or la in _FUNCTION_EDGE for f, la in zip(first_char, last_char, strict=True)
+        ]
 
         # parts of speech of the first and last word, and person / place types
         tok_start = np.full(n + 1, -1, dtype=np.int64)
@@ -707,7 +762,9 @@ class CandidateBuilder:
         aligned = (first_tok >= 0) & (last_tok >= 0) & (last_tok >= first_tok)
         ft = np.where(aligned, first_tok, 0)
         lt = np.where(aligned, last_tok + 1, 0)
-        col("type_person")[:] = aligned & ((person[lt] - person[ft]) > 0) & ((non_person[lt] - non_person[ft]) == 0)
+        col("type_person")[:] = (
+            aligned & ((person[lt] - person[ft]) > 0) & ((non_person[lt] - non_person[ft]) == 0)
+        )
         last_tags = [tags[k] if k >= 0 else "x" for k in last_tok.tolist()]
         first_tags = [tags[k] if k >= 0 else "x" for k in first_tok.tolist()]
         col("type_place")[:] = [t in _PLACE_TAGS for t in last_tags]
@@ -722,7 +779,9 @@ class CandidateBuilder:
         F[rows, np.array(bucket_cols)[bucket]] = 1.0
         F[rows, [_INDEX[f"kind={k}"] for k in kinds]] = 1.0
         clause_set = set(clauses)
-        col("clause_whole")[:] = [(a, b) in clause_set or k == "sentence" for (a, b), k in zip(keys, kinds, strict=True)]
+        col("clause_whole")[:] = [
+            (a, b) in clause_set or k == "sentence" for (a, b), k in zip(keys, kinds, strict=True)
+        ]
         col("ends_sentence")[:] = B >= n - 1
 
         qt = q.qtype.value
@@ -732,10 +791,14 @@ class CandidateBuilder:
 
 
 _CROSS_SOURCES = np.array([_INDEX[c] for c in _CROSSED if c != "bias"])
-_CROSS_TARGETS = {qt.value: np.array([_INDEX[f"{qt.value}*{c}"] for c in _CROSSED if c != "bias"]) for qt in QType}
+_CROSS_TARGETS = {
+    qt.value: np.array([_INDEX[f"{qt.value}*{c}"] for c in _CROSSED if c != "bias"]) for qt in QType
+}
 
 
 SCORING_MARK = "# ---------------------------------------------------------------- the reader"
+
+
 # ---------------------------------------------------------------- the reader
 @dataclass(frozen=True)
 class ReaderWeights:
@@ -749,7 +812,11 @@ class ReaderWeights:
 
     @classmethod
     def load(cls, path: Path | None = None) -> "ReaderWeights":
-        text = path.read_text(encoding="utf-8") if path else (files("newsqa.qa") / WEIGHTS_FILE).read_text(encoding="utf-8")
+        text = (
+            path.read_text(encoding="utf-8")
+            if path
+            else (files("newsqa.qa") / WEIGHTS_FILE).read_text(encoding="utf-8")
+        )
         data = json.loads(text)
         names = data["feature_names"]
         if names != FEATURE_NAMES:
@@ -772,10 +839,21 @@ class ReaderWeights:
         """Hand-set weights, the starting point before learning."""
         w = np.zeros(len(FEATURE_NAMES), dtype=np.float32)
         for name, value in {
-            "sent_cover": 2.0, "sent_bigram": 1.0, "left_align": 2.0, "right_align": 2.0, "near": 1.0,
-            "q_overlap": -3.0, "unit_match": 2.0, "edge_function_word": -1.0, "q_term_inside": -1.0,
-            "number*type_number": 2.0, "date*type_date": 2.0, "person*type_person": 2.0,
-            "place*type_place": 1.5, "entity*type_noun": 1.0, "log_len": -0.5,
+            "sent_cover": 2.0,
+            "sent_bigram": 1.0,
+            "left_align": 2.0,
+            "right_align": 2.0,
+            "near": 1.0,
+            "q_overlap": -3.0,
+            "unit_match": 2.0,
+            "edge_function_word": -1.0,
+            "q_term_inside": -1.0,
+            "number*type_number": 2.0,
+            "date*type_date": 2.0,
+            "person*type_person": 2.0,
+            "place*type_place": 1.5,
+            "entity*type_noun": 1.0,
+            "log_len": -0.5,
         }.items():
             w[_INDEX[name]] = value
         return cls(w, None, {"bias": 0.0, "score": 1.0}, 0.0, {"untrained": True})
@@ -790,12 +868,18 @@ class ReaderWeights:
 
 
 def confidence_features(
-    scores: np.ndarray, texts: list[str], sentence_stats: list[dict[str, float]], sentence_of: list[int], best: int
+    scores: np.ndarray,
+    texts: list[str],
+    sentence_stats: list[dict[str, float]],
+    sentence_of: list[int],
+    best: int,
 ) -> dict[str, float]:
     """What the confidence model sees about the best candidate."""
     order = np.argsort(-scores)
     top = scores[best]
-    runner = next((scores[i] for i in order[1:] if texts[i] != texts[best] and texts[best] not in texts[i]), top - 5.0)
+    runner = next(
+        (scores[i] for i in order[1:] if texts[i] != texts[best] and texts[best] not in texts[i]), top - 5.0
+    )
     probs = np.exp(scores - top)
     return {
         "score": float(top),
@@ -815,7 +899,12 @@ class BuiltinReader:
 
     name = "builtin"
 
-    def __init__(self, weights: ReaderWeights | None = None, term_weight: Any = None, abstain_below: float | None = None) -> None:
+    def __init__(
+        self,
+        weights: ReaderWeights | None = None,
+        term_weight: Any = None,
+        abstain_below: float | None = None,
+    ) -> None:
         self.weights = weights or ReaderWeights.load()
         self.builder = CandidateBuilder(term_weight)
         self.threshold = self.weights.threshold if abstain_below is None else abstain_below
@@ -843,7 +932,7 @@ _FULL_DATE_RE = re.compile(r"(?:.*年)?.*月.*[日号]")
 
 
 def _complete_date(q: Question, cands: Candidates, texts: list[str], best: int) -> int:
-    """"When" and "which day" want the whole date as printed: a year or month picked out of
+    """ "When" and "which day" want the whole date as printed: a year or month picked out of
     "2024年8月1日" grows to it ("which year" keeps the year)."""
     if q.date_grain not in ("when", "day") or _FULL_DATE_RE.fullmatch(texts[best]):
         return best
@@ -851,7 +940,10 @@ def _complete_date(q: Question, cands: Candidates, texts: list[str], best: int) 
     longer = [
         i
         for i, (s, a, b) in enumerate(cands.spans)
-        if s == sentence and a == start and b > end and _FULL_DATE_RE.fullmatch(texts[i])
+        if s == sentence
+        and a == start
+        and b > end
+        and _FULL_DATE_RE.fullmatch(texts[i])
         and _DATE_RE.fullmatch(normalize(texts[i]))
     ]
     return min(longer, key=lambda i: cands.spans[i][2]) if longer else best
@@ -873,4 +965,3 @@ def make_answer(cands: Candidates, i: int, conf: float) -> Answer:
         sentence_start=passage.start + sentence.start,
         sentence_end=passage.start + sentence.end,
     )
-

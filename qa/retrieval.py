@@ -49,7 +49,9 @@ def _minmax(scores: np.ndarray) -> np.ndarray:
 class HybridRetriever:
     """Finds the passages most likely to answer a question."""
 
-    def __init__(self, snapshot: IndexSnapshot, embedder: Embedder, params: FusionParams | None = None) -> None:
+    def __init__(
+        self, snapshot: IndexSnapshot, embedder: Embedder, params: FusionParams | None = None
+    ) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
         self.params = params or FusionParams()
@@ -96,8 +98,12 @@ class HybridRetriever:
                 fused[r] = (score, lexical.get(r, 0.0), dense.get(r, 0.0))
             return fused
         w = self.params.lexical_weight
-        lex_norm = dict(zip(lexical, _minmax(np.array(list(lexical.values()), dtype=np.float32)).tolist(), strict=True))
-        dense_norm = dict(zip(dense, _minmax(np.array(list(dense.values()), dtype=np.float32)).tolist(), strict=True))
+        lex_norm = dict(
+            zip(lexical, _minmax(np.array(list(lexical.values()), dtype=np.float32)).tolist(), strict=True)
+        )
+        dense_norm = dict(
+            zip(dense, _minmax(np.array(list(dense.values()), dtype=np.float32)).tolist(), strict=True)
+        )
         for r in lexical.keys() | dense.keys():
             score = w * lex_norm.get(r, 0.0) + (1 - w) * dense_norm.get(r, 0.0)
             fused[r] = (score, lexical.get(r, 0.0), dense.get(r, 0.0))

@@ -81,10 +81,29 @@ def test_result_serialises_to_the_documented_shape(answerer):
     data = answerer.ask("柳州市委书记是谁？").to_dict()
     assert set(data) == {"question", "answer", "passages", "took_ms"}
     assert set(data["answer"]) == {
-        "text", "sentence", "confidence", "article_id", "passage_id", "title", "url", "published", "source", "start", "end",
+        "text",
+        "sentence",
+        "confidence",
+        "article_id",
+        "passage_id",
+        "title",
+        "url",
+        "published",
+        "source",
+        "start",
+        "end",
     }
     assert set(data["passages"][0]) == {
-        "passage_id", "article_id", "title", "url", "published", "source", "text", "score", "start", "end",
+        "passage_id",
+        "article_id",
+        "title",
+        "url",
+        "published",
+        "source",
+        "text",
+        "score",
+        "start",
+        "end",
     }
     json.dumps(data, ensure_ascii=False)
 
@@ -96,7 +115,9 @@ def test_asking_with_another_model_is_a_mismatch(sample_index):
 
 def test_cli_ask(sample_index):
     runner = CliRunner()
-    result = runner.invoke(cli, ["ask", "柳州市委书记是谁？", "--index", str(sample_index), "--json", "-k", "2"])
+    result = runner.invoke(
+        cli, ["ask", "柳州市委书记是谁？", "--index", str(sample_index), "--json", "-k", "2"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["answer"]["text"] == "张晓钦" and len(data["passages"]) <= 2
@@ -135,9 +156,12 @@ def test_eval_on_a_small_squad_file(tmp_path, sample_page):
     from newsqa.index.newspaper import split_page
 
     articles = split_page(sample_page.read_text(encoding="utf-8"))
-    data = {"data": [
-        {"title": a.title, "paragraphs": [{"context": p, "qas": []} for p in a.paragraphs]} for a in articles
-    ]}
+    data = {
+        "data": [
+            {"title": a.title, "paragraphs": [{"context": p, "qas": []} for p in a.paragraphs]}
+            for a in articles
+        ]
+    }
     meeting = data["data"][0]
     meeting["paragraphs"][0]["qas"] = [
         {"id": "q1", "question": "柳州市委书记是谁？", "answers": [{"text": "张晓钦", "answer_start": 0}]}
@@ -149,7 +173,16 @@ def test_eval_on_a_small_squad_file(tmp_path, sample_page):
     figures = json.loads(result.stdout)
     assert figures["questions"] == 1
     for system in ("newsqa", "baseline"):
-        assert set(figures[system]) >= {"hit_at_1", "hit_at_5", "em", "f1", "answered", "abstained", "latency_p50_ms", "latency_p95_ms"}
+        assert set(figures[system]) >= {
+            "hit_at_1",
+            "hit_at_5",
+            "em",
+            "f1",
+            "answered",
+            "abstained",
+            "latency_p50_ms",
+            "latency_p95_ms",
+        }
     assert figures["newsqa"]["em"] == 1.0 and figures["newsqa"]["hit_at_1"] == 1.0
     table = CliRunner().invoke(cli, ["eval", str(path), "--index", str(tmp_path / "ix")]).stdout
     assert "newsqa" in table and "baseline" in table and "hit@5" in table

@@ -123,9 +123,7 @@ def test_phone_width(browser, server):
     assert turn.locator(".short-answer").inner_text() == "22支"
     ask(page, "全区商会调解观摩交流活动举行了几天？")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    assert (
-        page.locator("#question").is_visible() and page.locator("button[type=submit]").is_visible()
-    )
+    assert page.locator("#question").is_visible() and page.locator("button[type=submit]").is_visible()
     page.screenshot(path=str(ARTIFACTS / "chat-phone.png"))
     turn.locator(".cite a").first.click()
     page.locator("#hl").wait_for()

@@ -13,7 +13,9 @@ def run(*args, env=None):
 
 
 def test_dry_run_prints_one_json_object_per_article(sample_page):
-    result = run("ingest", sample_page, "--dry-run", "--json", "--source", "柳州日报", "--published", "2024-08-02")
+    result = run(
+        "ingest", sample_page, "--dry-run", "--json", "--source", "柳州日报", "--published", "2024-08-02"
+    )
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]
@@ -35,7 +37,10 @@ def test_build_info_add_remove(tmp_path, sample_page):
     assert "articles:   7" in run("index", "info", "--index", root).stdout
     again = run("index", "add", sample_page, "--index", root, "--model", "hashing-test")
     assert "0 added, 0 updated, 7 unchanged" in again.stdout
-    ids = [json.loads(line)["id"] for line in run("ingest", sample_page, "--dry-run", "--json").stdout.splitlines()]
+    ids = [
+        json.loads(line)["id"]
+        for line in run("ingest", sample_page, "--dry-run", "--json").stdout.splitlines()
+    ]
     removed = run("index", "remove", ids[0], "nope", "--index", root)
     assert removed.exit_code == 0 and "1 removed" in removed.stdout
     assert "not in the index: nope" in removed.stderr
@@ -44,7 +49,9 @@ def test_build_info_add_remove(tmp_path, sample_page):
 
 def test_index_dir_from_the_environment(tmp_path, sample_page):
     root = tmp_path / "from-env"
-    result = run("index", "build", sample_page, "--model", "hashing-test", env={"NEWSQA_INDEX_DIR": str(root)})
+    result = run(
+        "index", "build", sample_page, "--model", "hashing-test", env={"NEWSQA_INDEX_DIR": str(root)}
+    )
     assert result.exit_code == 0
     assert (root / "CURRENT").is_file()
 
@@ -56,7 +63,10 @@ def test_nothing_indexable_exits_non_zero_with_one_line_per_problem(tmp_path, sa
     result = run("index", "add", bad, "--index", root, "--model", "hashing-test")
     assert result.exit_code == 1
     errors = result.stderr.strip().splitlines()
-    assert errors[0] == f"skipped {bad}:1: not valid JSON (Expecting property name enclosed in double quotes at column 2)"
+    assert (
+        errors[0]
+        == f"skipped {bad}:1: not valid JSON (Expecting property name enclosed in double quotes at column 2)"
+    )
     assert errors[1] == f'skipped {bad}:2: no "text" (a non-empty string is required)'
     assert errors[2].startswith("Error: nothing could be indexed")
     # Good and bad together: exit 0, the bad part reported.
@@ -71,5 +81,15 @@ def test_missing_index_and_bad_settings_are_one_line_errors(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"Error: no index at {tmp_path / 'none'}: run `newsqa index build SOURCES... --index {tmp_path / 'none'}` (or `newsqa demo` for the bundled sample)"
     ]
-    result = run("index", "build", tmp_path, "--index", tmp_path / "x", "--passage-chars", "50", "--passage-overlap", "60")
+    result = run(
+        "index",
+        "build",
+        tmp_path,
+        "--index",
+        tmp_path / "x",
+        "--passage-chars",
+        "50",
+        "--passage-overlap",
+        "60",
+    )
     assert result.exit_code == 2 and "passage_overlap (60) must be smaller" in result.stderr

@@ -58,7 +58,13 @@ def test_adding_the_same_sources_twice_changes_nothing(tmp_path, sample_page):
 def test_update_replaces_an_article_and_remove_drops_it(tmp_path):
     root = tmp_path / "ix"
     writer = hashing_writer(root)
-    path = write_jsonl(tmp_path / "a.jsonl", [{"id": "x", "title": "旧标题", "text": "旧的正文。" * 30}, {"id": "y", "title": "另一篇", "text": "不变。"}])
+    path = write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            {"id": "x", "title": "旧标题", "text": "旧的正文。" * 30},
+            {"id": "y", "title": "另一篇", "text": "不变。"},
+        ],
+    )
     writer.add(read_sources([path]))
     write_jsonl(path, [{"id": "x", "title": "新标题", "text": "新的正文，完全不同。" * 10}])
     report = writer.add(read_sources([path]))
@@ -79,7 +85,10 @@ def test_update_replaces_an_article_and_remove_drops_it(tmp_path):
 def test_rows_are_never_reused(tmp_path):
     root = tmp_path / "ix"
     writer = hashing_writer(root)
-    path = write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "title": "A", "text": "甲。"}, {"id": "b", "title": "B", "text": "乙。"}])
+    path = write_jsonl(
+        tmp_path / "a.jsonl",
+        [{"id": "a", "title": "A", "text": "甲。"}, {"id": "b", "title": "B", "text": "乙。"}],
+    )
     writer.add(read_sources([path]))
     old_rows = {p.row for p in IndexSnapshot.open(root).article_passages("b")}
     writer.remove(["b"])
@@ -135,7 +144,9 @@ def _big_jsonl(path, n=400):
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
             text = "".join(rng.choice(sentences, size=12))
-            fh.write(json.dumps({"id": f"big-{i}", "title": f"第{i}篇", "text": text}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps({"id": f"big-{i}", "title": f"第{i}篇", "text": text}, ensure_ascii=False) + "\n"
+            )
     return path
 
 

@@ -28,14 +28,27 @@ def minilm_index(tmp_path_factory, minilm_path, sample_page):
     os.environ["HF_HUB_OFFLINE"] = "1"
     root = tmp_path_factory.mktemp("minilm-index")
     result = CliRunner().invoke(
-        cli, ["index", "build", str(sample_page), "--index", str(root), "--model", minilm_path, "--source", "柳州日报"]
+        cli,
+        [
+            "index",
+            "build",
+            str(sample_page),
+            "--index",
+            str(root),
+            "--model",
+            minilm_path,
+            "--source",
+            "柳州日报",
+        ],
     )
     assert result.exit_code == 0, result.output
     return root
 
 
 def test_sentence_transformers_model_builds_an_index_and_answers(minilm_index, minilm_path):
-    manifest = json.loads(CliRunner().invoke(cli, ["index", "info", "--index", str(minilm_index), "--json"]).stdout)
+    manifest = json.loads(
+        CliRunner().invoke(cli, ["index", "info", "--index", str(minilm_index), "--json"]).stdout
+    )
     assert manifest["model"] == minilm_path and manifest["dim"] == 384
     answerer = Answerer.load(minilm_index)
     assert answerer.embedder.name == minilm_path
@@ -73,11 +86,17 @@ def tiny_qa_model(tmp_path_factory, sample_page):
     chars = sorted(set(sample_page.read_text(encoding="utf-8")) - set(" \n\t\u3000"))
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = transformers.BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), tokenize_chinese_chars=True)
+    tokenizer = transformers.BertTokenizerFast(
+        vocab_file=str(folder / "vocab.txt"), tokenize_chinese_chars=True
+    )
     tokenizer.save_pretrained(folder)
     config = transformers.BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=512,
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
     )
     transformers.BertForQuestionAnswering(config).save_pretrained(folder)
     return folder
@@ -85,7 +104,15 @@ def tiny_qa_model(tmp_path_factory, sample_page):
 
 def test_hf_reader_keeps_the_answer_contract(tiny_qa_model, sample_index):
     runner = CliRunner()
-    args = ["ask", "柳州市委书记是谁？", "--index", str(sample_index), "--reader", f"hf:{tiny_qa_model}", "--json"]
+    args = [
+        "ask",
+        "柳州市委书记是谁？",
+        "--index",
+        str(sample_index),
+        "--reader",
+        f"hf:{tiny_qa_model}",
+        "--json",
+    ]
     result = runner.invoke(cli, args, env={"NEWSQA_ABSTAIN_BELOW": "0", "HF_HUB_OFFLINE": "1"})
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -105,6 +132,8 @@ def test_hf_reader_keeps_the_answer_contract(tiny_qa_model, sample_index):
 
 def test_hf_reader_missing_model_is_a_clear_error(sample_index, tmp_path):
     pytest.importorskip("transformers")
-    result = CliRunner().invoke(cli, ["ask", "谁？", "--index", str(sample_index), "--reader", f"hf:{tmp_path / 'nope'}"])
+    result = CliRunner().invoke(
+        cli, ["ask", "谁？", "--index", str(sample_index), "--reader", f"hf:{tmp_path / 'nope'}"]
+    )
     assert result.exit_code == 1
     assert "cannot load question-answering model" in result.stderr

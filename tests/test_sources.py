@@ -3,8 +3,6 @@
 import json
 import os
 
-import pytest
-
 from newsqa.index.sources import SourceDefaults, SourceProblem, read_sources
 from tests.conftest import FIXTURES, write_jsonl
 
@@ -18,7 +16,9 @@ def split(items):
 
 
 def test_plain_text_page_with_metadata(sample_page):
-    articles, problems = split(read_sources([sample_page], SourceDefaults(source="柳州日报", published="2024-08-02")))
+    articles, problems = split(
+        read_sources([sample_page], SourceDefaults(source="柳州日报", published="2024-08-02"))
+    )
     assert not problems
     assert len(articles) == 7
     assert {a.source for a in articles} == {"柳州日报"}
@@ -37,7 +37,14 @@ def test_jsonl_keeps_given_ids_and_fields(tmp_path):
     path = write_jsonl(
         tmp_path / "export.jsonl",
         [
-            {"id": "n-1", "title": "标题一", "text": "正文一。", "url": "https://example.com/1", "published": "2024-08-01", "source": "晚报"},
+            {
+                "id": "n-1",
+                "title": "标题一",
+                "text": "正文一。",
+                "url": "https://example.com/1",
+                "published": "2024-08-01",
+                "source": "晚报",
+            },
             {"title": "标题二", "text": "正文二。"},
         ],
     )
@@ -64,10 +71,18 @@ def test_small_squad_file(tmp_path):
     path = tmp_path / "mini.json"
     path.write_text(
         json.dumps(
-            {"data": [
-                {"title": "甲", "paragraphs": [{"context": "第一段。", "qas": []}, {"context": "第二段。", "qas": []}]},
-                {"title": "甲", "paragraphs": [{"context": "第三段。", "qas": []}]},
-            ]},
+            {
+                "data": [
+                    {
+                        "title": "甲",
+                        "paragraphs": [
+                            {"context": "第一段。", "qas": []},
+                            {"context": "第二段。", "qas": []},
+                        ],
+                    },
+                    {"title": "甲", "paragraphs": [{"context": "第三段。", "qas": []}]},
+                ]
+            },
             ensure_ascii=False,
         ),
         encoding="utf-8",

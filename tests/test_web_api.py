@@ -121,11 +121,7 @@ def test_ask_answers_with_its_evidence(client, snapshot, question, answer):
     assert 0.0 < got["confidence"] <= 1.0
     article = snapshot.article(got["article_id"])
     assert article.text[got["start"] : got["end"]] == got["text"]
-    assert (
-        got["title"] == article.title
-        and got["source"] == "柳州日报"
-        and got["published"] == "2024-08-02"
-    )
+    assert got["title"] == article.title and got["source"] == "柳州日报" and got["published"] == "2024-08-02"
     # The cited passage comes first and holds the answer.
     cited = data["passages"][0]
     assert cited["passage_id"] == got["passage_id"] and got["text"] in cited["text"]
@@ -133,8 +129,7 @@ def test_ask_answers_with_its_evidence(client, snapshot, question, answer):
     for passage in data["passages"]:
         check_fields(passage, PASSAGE_FIELDS)
         assert (
-            snapshot.article(passage["article_id"]).text[passage["start"] : passage["end"]]
-            == passage["text"]
+            snapshot.article(passage["article_id"]).text[passage["start"] : passage["end"]] == passage["text"]
         )
 
 
@@ -232,9 +227,7 @@ ERROR_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    "name,method,kwargs,status,says", ERROR_CASES, ids=[c[0] for c in ERROR_CASES]
-)
+@pytest.mark.parametrize("name,method,kwargs,status,says", ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
 def test_bad_requests_get_one_line_json_errors(client, name, method, kwargs, status, says):
     response = getattr(client, method)("/ask", **kwargs)
     assert response.status_code == status
@@ -316,9 +309,7 @@ def test_article_page_highlights_the_passage_and_answer(client, snapshot):
     assert html.unescape(marked) == passage.text.replace("\n", "")
 
 
-@pytest.mark.parametrize(
-    "query", ["p=nope", "a=abc", "a=9-2", "a=999999999-999999999", "p=&a=-1-3"]
-)
+@pytest.mark.parametrize("query", ["p=nope", "a=abc", "a=9-2", "a=999999999-999999999", "p=&a=-1-3"])
 def test_article_page_ignores_bad_highlights(client, snapshot, query):
     article = next(iter(snapshot.iter_articles()))
     assert client.get(f"/articles/{article.id}?{query}").status_code == 200
@@ -334,11 +325,7 @@ def test_unknown_article_is_a_404_page(client):
 def test_chat_page_is_self_contained(client):
     page = client.get("/")
     assert page.status_code == 200
-    assert (
-        '<form id="ask"' in page.text
-        and 'lang="zh-CN"' in page.text
-        and 'name="viewport"' in page.text
-    )
+    assert '<form id="ask"' in page.text and 'lang="zh-CN"' in page.text and 'name="viewport"' in page.text
     assert not re.search(r'(src|href)="(https?:)?//', page.text), "the chat page must work offline"
     assert "default-src 'self'" in page.headers["content-security-policy"]
     for asset in ("/static/chat.js", "/static/style.css"):

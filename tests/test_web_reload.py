@@ -82,18 +82,14 @@ def running_server(
             deadline = time.monotonic() + timeout
             while True:
                 if proc.poll() is not None:
-                    raise AssertionError(
-                        f"newsqa serve exited with {proc.returncode}:\n{log.read_text()}"
-                    )
+                    raise AssertionError(f"newsqa serve exited with {proc.returncode}:\n{log.read_text()}")
                 try:
                     if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
                 if time.monotonic() > deadline:
-                    raise AssertionError(
-                        f"newsqa serve did not come up in {timeout}s:\n{log.read_text()}"
-                    )
+                    raise AssertionError(f"newsqa serve did not come up in {timeout}s:\n{log.read_text()}")
                 time.sleep(0.2)
             yield url
         finally:
@@ -139,9 +135,7 @@ def new_source(tmp_path) -> Path:
 
 
 def test_rebuild_while_serving_drops_no_request(index_copy, new_source, tmp_path):
-    with running_server(
-        index_copy, tmp_path / "serve.log", env={"NEWSQA_RELOAD_TOKEN": TOKEN}
-    ) as url:
+    with running_server(index_copy, tmp_path / "serve.log", env={"NEWSQA_RELOAD_TOKEN": TOKEN}) as url:
         before = generation(url)
         failures: list[str] = []
         answered: list[tuple[float, set[str]]] = []  # (when the request started, titles cited)
@@ -193,14 +187,10 @@ def test_rebuild_while_serving_drops_no_request(index_copy, new_source, tmp_path
 
         # The reload endpoint: a bearer token, nothing else.
         assert httpx.post(f"{url}/admin/reload", timeout=30).status_code == 401
-        wrong = httpx.post(
-            f"{url}/admin/reload", headers={"Authorization": "Bearer nope"}, timeout=30
-        )
+        wrong = httpx.post(f"{url}/admin/reload", headers={"Authorization": "Bearer nope"}, timeout=30)
         assert wrong.status_code == 401 and wrong.json()["ok"] is False
         assert wrong.headers["www-authenticate"] == "Bearer"
-        ok = httpx.post(
-            f"{url}/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
-        )
+        ok = httpx.post(f"{url}/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
         assert ok.status_code == 200
         assert ok.json() == {
             "ok": True,
@@ -217,14 +207,10 @@ def test_reload_endpoint_switches_when_not_watching(index_copy, new_source, tmp_
         rebuild(index_copy, new_source)
         time.sleep(2)  # a watcher would have switched by now
         assert generation(url) == before
-        response = httpx.post(
-            f"{url}/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
-        )
+        response = httpx.post(f"{url}/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
         assert response.status_code == 200
         body = response.json()
-        assert (
-            body["switched"] is True and body["previous"] == before and body["generation"] != before
-        )
+        assert body["switched"] is True and body["previous"] == before and body["generation"] != before
         assert generation(url) == body["generation"]
         data = httpx.get(f"{url}/ask", params={"q": "马拉松有多少名选手参赛？"}, timeout=30).json()
         assert data["passages"][0]["title"] in NEW_TITLES
@@ -250,8 +236,7 @@ def test_demo_builds_the_sample_once_and_serves_it(tmp_path):
     with running_server(index_dir, log, command="demo") as url:
         data = httpx.post(f"{url}/ask", json={"question": "柳州市委书记是谁？"}, timeout=30).json()
         assert (
-            data["passages"][0]["source"] == "柳州日报"
-            and data["passages"][0]["published"] == "2024-08-02"
+            data["passages"][0]["source"] == "柳州日报" and data["passages"][0]["published"] == "2024-08-02"
         )
         info = httpx.get(f"{url}/api/index", timeout=10).json()
         assert info["articles"] == 7 and info["index_dir"] == str(index_dir)

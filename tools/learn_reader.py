@@ -57,11 +57,13 @@ def load_questions(path: Path) -> list[dict]:
     for entry in data:
         for paragraph in entry["paragraphs"]:
             for qa in paragraph["qas"]:
-                out.append({
-                    "question": qa["question"],
-                    "answers": [a["text"] for a in qa["answers"]],
-                    "article": gold[str(entry.get("title") or "").strip()],
-                })
+                out.append(
+                    {
+                        "question": qa["question"],
+                        "answers": [a["text"] for a in qa["answers"]],
+                        "article": gold[str(entry.get("title") or "").strip()],
+                    }
+                )
     return out
 
 
@@ -82,15 +84,17 @@ def _featurize_chunk(args: tuple[str, str, list[dict]]) -> list[dict]:
         ):
             cands = builder.build(analysed, hits_)
             texts = [cands.text(i) for i in range(len(cands.spans))]
-            out.append({
-                "answers": q["answers"],
-                "answerable": answerable,
-                "X": sparse.csr_matrix(cands.features),
-                "texts": texts,
-                "sentence_of": cands.sentence_of(),
-                "sentence_stats": cands.sentence_stats(),
-                "qtype": analysed.qtype.value,
-            })
+            out.append(
+                {
+                    "answers": q["answers"],
+                    "answerable": answerable,
+                    "X": sparse.csr_matrix(cands.features),
+                    "texts": texts,
+                    "sentence_of": cands.sentence_of(),
+                    "sentence_stats": cands.sentence_stats(),
+                    "qtype": analysed.qtype.value,
+                }
+            )
     return out
 
 
@@ -135,8 +139,13 @@ def featurize(path: Path, work: Path, embedder: USEEmbedder, workers: int) -> li
 def _save_cache(items: list[dict], npz_path: Path, json_path: Path) -> None:
     X = sparse.vstack([it["X"] for it in items]).tocsr()
     sizes = np.array([it["X"].shape[0] for it in items])
-    np.savez_compressed(npz_path, data=X.data, indices=X.indices, indptr=X.indptr, shape=np.array(X.shape), sizes=sizes)
-    meta = [{k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in it.items() if k != "X"} for it in items]
+    np.savez_compressed(
+        npz_path, data=X.data, indices=X.indices, indptr=X.indptr, shape=np.array(X.shape), sizes=sizes
+    )
+    meta = [
+        {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in it.items() if k != "X"}
+        for it in items
+    ]
     tmp = json_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, json_path)
@@ -164,7 +173,9 @@ def targets(item: dict) -> np.ndarray | None:
     return None
 
 
-def _subsample(X: Any, t: np.ndarray, keep: int, rank_by: np.ndarray | None, seed: int) -> tuple[Any, np.ndarray]:
+def _subsample(
+    X: Any, t: np.ndarray, keep: int, rank_by: np.ndarray | None, seed: int
+) -> tuple[Any, np.ndarray]:
     """The targets, the hardest negatives by the linear model, and some random ones."""
     if X.shape[0] <= keep:
         return X, t
@@ -240,7 +251,10 @@ def learn_span_model(
         init["W"][:] = rng.normal(0, 0.05, size=shapes["W"])
         init["v"][:] = rng.normal(0, 0.05, size=shapes["v"])
     result = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 600})
-    print(f"  span model (hidden={hidden}): loss {result.fun:.4f} after {result.nit} iterations on {n} questions", file=sys.stderr)
+    print(
+        f"  span model (hidden={hidden}): loss {result.fun:.4f} after {result.nit} iterations on {n} questions",
+        file=sys.stderr,
+    )
     return {k: v.astype(np.float32) for k, v in unpack(result.x).items()}
 
 
@@ -251,7 +265,9 @@ def span_scores(model: dict[str, np.ndarray], X: Any) -> np.ndarray:
     return np.asarray(s).ravel()
 
 
-def confidence_rows(items: list[dict], w: dict[str, np.ndarray]) -> tuple[list[dict], np.ndarray, list[float]]:
+def confidence_rows(
+    items: list[dict], w: dict[str, np.ndarray]
+) -> tuple[list[dict], np.ndarray, list[float]]:
     feats, labels, f1s = [], [], []
     for it in items:
         if not it["texts"]:
@@ -314,7 +330,9 @@ def evaluate(items: list[dict], w: dict[str, np.ndarray], conf_w: dict, threshol
             continue
         scores = span_scores(w, it["X"])
         best = int(np.argmax(scores))
-        c = apply_confidence(conf_w, [confidence_features(scores, it["texts"], it["sentence_stats"], it["sentence_of"], best)])[0]
+        c = apply_confidence(
+            conf_w, [confidence_features(scores, it["texts"], it["sentence_stats"], it["sentence_of"], best)]
+        )[0]
         if it["answerable"]:
             if c >= threshold:
                 answered += 1
@@ -334,13 +352,17 @@ def evaluate(items: list[dict], w: dict[str, np.ndarray], conf_w: dict, threshol
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--train", nargs="+", type=Path, default=[SHARED_QA / "DRCD_dev.json"])
     parser.add_argument("--heldout", nargs="*", type=Path, default=[SHARED_QA / "cmrc2018_trial.json"])
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "newsqa-learn")
     parser.add_argument("--l2", type=float, default=1e-4)
     parser.add_argument("--max-abstain", type=float, default=0.08)
-    parser.add_argument("--hidden", type=int, default=0, help="Hidden ReLU units of the span scorer (0: linear).")
+    parser.add_argument(
+        "--hidden", type=int, default=0, help="Hidden ReLU units of the span scorer (0: linear)."
+    )
     parser.add_argument("--keep", type=int, default=60, help="Negatives per question when --hidden > 0.")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "qa" / WEIGHTS_FILE)
@@ -367,11 +389,17 @@ def main() -> None:
             {
                 "feature_names": FEATURE_NAMES,
                 "span_weights": [round(float(x), 6) for x in w["u"]],
-                **({"hidden": {
-                    "W": [[round(float(x), 6) for x in row] for row in w["W"]],
-                    "c": [round(float(x), 6) for x in w["c"]],
-                    "v": [round(float(x), 6) for x in w["v"]],
-                }} if "W" in w else {}),
+                **(
+                    {
+                        "hidden": {
+                            "W": [[round(float(x), 6) for x in row] for row in w["W"]],
+                            "c": [round(float(x), 6) for x in w["c"]],
+                            "v": [round(float(x), 6) for x in w["v"]],
+                        }
+                    }
+                    if "W" in w
+                    else {}
+                ),
                 "confidence": {k: round(v, 6) for k, v in conf_w.items()},
                 "threshold": round(threshold, 6),
                 "info": {

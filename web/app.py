@@ -106,16 +106,12 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def render(
-    request: Request, name: str, context: dict[str, Any], status_code: int = 200
-) -> Response:
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     """A page from templates/, with the headers every page gets."""
     templates: Jinja2Templates = request.app.state.templates
     settings: Settings = request.app.state.settings
     context = {"max_question_chars": settings.max_question_chars, **context}
-    return templates.TemplateResponse(
-        request, name, context, status_code=status_code, headers=PAGE_HEADERS
-    )
+    return templates.TemplateResponse(request, name, context, status_code=status_code, headers=PAGE_HEADERS)
 
 
 def error_response(
@@ -164,11 +160,7 @@ def validation_message(errors: Any) -> str:
     """Pydantic's list of problems as one readable line."""
     messages: list[str] = []
     for error in errors:
-        loc = [
-            str(part)
-            for part in error.get("loc", ())
-            if part not in ("body", "query", "path", "form")
-        ]
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "form")]
         kind = error.get("type", "")
         ctx = error.get("ctx") or {}
         value = error.get("input")

@@ -109,9 +109,7 @@ class LiveAnswerer:
         if self._watcher is not None:
             return
         self._stop.clear()
-        self._watcher = threading.Thread(
-            target=self._watch, name="newsqa-index-watcher", daemon=True
-        )
+        self._watcher = threading.Thread(target=self._watch, name="newsqa-index-watcher", daemon=True)
         self._watcher.start()
 
     def stop_watching(self) -> None:
@@ -124,11 +122,7 @@ class LiveAnswerer:
         while not self._stop.wait(self.watch_interval):
             try:
                 pointer = self.layout.pointer()
-                if (
-                    pointer is not None
-                    and pointer != self.generation
-                    and pointer != self._failed_pointer
-                ):
+                if pointer is not None and pointer != self.generation and pointer != self._failed_pointer:
                     self.load()
             except Exception:  # the watcher must outlive any one bad generation
                 logger.exception("index watcher: could not check or load %s", self.index_dir)

@@ -15,9 +15,7 @@ from newsqa.web.deps import AnswererDep, LiveDep, SettingsDep
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 OTHER_PASSAGES = 3
-HIGHLIGHT = (
-    "hl"  # the id the highlighted passage gets; links end in #hl so the browser scrolls there
-)
+HIGHLIGHT = "hl"  # the id the highlighted passage gets; links end in #hl so the browser scrolls there
 
 
 # ---------------------------------------------------------------- links
