@@ -1,6 +1,6 @@
 """Index build throughput: end-to-end passages/s beside the embedder's raw encode rate.
 
-    python bench/index_speed.py [--model use-multilingual-v3] [SOURCES...]
+    python -m bench.index_speed [--model use-multilingual-v3] [SOURCES...]
 
 Builds a fresh index of the sources (default: both shared SQuAD-style dev sets),
 then encodes exactly the same passage texts with the embedder alone, in the same

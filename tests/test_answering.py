@@ -9,10 +9,12 @@ from click.testing import CliRunner
 from newsqa.cli import cli
 from newsqa.config import Settings
 from newsqa.errors import EmptyQuestion, IndexMismatch, QuestionTooLong
+from newsqa.index.sources import read_sources
 from newsqa.qa.answerer import Answerer
 from newsqa.qa.metrics import exact_match, f1
 from newsqa.qa.questions import QType, analyze
 from newsqa.qa.types import Answer, AskResult
+from tests.conftest import hashing_writer, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +193,25 @@ def test_eval_on_a_small_squad_file(tmp_path, sample_page):
 def test_settings_choose_the_reader():
     with pytest.raises(ValueError, match="reader must be"):
         Settings(reader="bert")
+
+
+def test_names_written_with_interpuncts_are_answered_whole(tmp_path):
+    records = [
+        {
+            "title": "新片开机",
+            "text": "这部纪录片由法国导演保罗·塞里诺执导，将于明年春天在里昂首映。影片讲述一座老港口的变迁。",
+        },
+        {
+            "title": "篮球新闻",
+            "text": "球队昨晚以一百零二比九十八获胜。全场得分最高的是前锋米高‧佐敦，他独得三十一分。",
+        },
+        {"title": "天气", "text": "本周后半段全市以晴到多云天气为主，最高气温三十四度。"},
+    ]
+    root = tmp_path / "ix"
+    hashing_writer(root).build(read_sources([write_jsonl(tmp_path / "news.jsonl", records)]))
+    answerer = Answerer.load(root)
+    for question, name in [("这部纪录片的导演是谁？", "保罗·塞里诺"), ("全场得分最高的是谁？", "米高‧佐敦")]:
+        answer = answerer.ask(question).answer
+        assert answer is not None, question
+        check_verbatim(answerer, answer)
+        assert answer.text == name

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 
 from newsqa.errors import IndexBusy, IndexMismatch, NothingIndexed
-from newsqa.index.builder import IndexWriter
+from newsqa.index.builder import IndexWriter, passage_view
+from newsqa.index.chunking import PassageSplitter
 from newsqa.index.embedders import HashingEmbedder
 from newsqa.index.layout import IndexLayout, Manifest
 from newsqa.index.sources import read_sources
 from newsqa.index.store import IndexSnapshot
 from newsqa.index.text import terms
+from newsqa.index.vectors import AnnParams
 from tests.conftest import FIXTURES, hashing_writer, write_jsonl
 
 
@@ -80,6 +82,39 @@ def test_update_replaces_an_article_and_remove_drops_it(tmp_path):
     assert snap.article("x") is None and snap.article("y") is not None
     rows, _ = snap.lexical_search(terms("新的正文"), 5)
     assert not set(rows.tolist()) & {p.row for p in snap.article_passages("x")}
+
+
+def test_hnsw_above_the_threshold_keeps_add_update_and_remove(tmp_path):
+    root = tmp_path / "ix"
+    writer = IndexWriter(root, HashingEmbedder(), PassageSplitter(120, 20), ann=AnnParams(hnsw_threshold=30))
+    records = [
+        {"id": f"a{i}", "title": f"第{i}篇", "text": f"第{i}篇报道的正文，编号{i * 7919}。"}
+        for i in range(40)
+    ]
+    writer.build(read_sources([write_jsonl(tmp_path / "a.jsonl", records)]))
+    snap = IndexSnapshot.open(root)
+    assert snap.manifest.ann["kind"] == "hnsw" and snap.manifest.ann["hnsw_m"] == AnnParams().hnsw_m
+
+    def dense_rows(text: str, k: int = 5) -> list[int]:
+        snap = IndexSnapshot.open(root)
+        rows, _ = snap.dense_search(HashingEmbedder().embed_queries([passage_view("新增", text)])[0], k)
+        return rows.tolist()
+
+    fresh = {"id": "new", "title": "新增", "text": "一篇新加入的报道，讲述港口夜市的变化。"}
+    writer.add(read_sources([write_jsonl(tmp_path / "b.jsonl", [fresh])]))
+    new_rows = {p.row for p in IndexSnapshot.open(root).article_passages("new")}
+    assert dense_rows(fresh["text"])[0] in new_rows
+
+    writer.remove(["new", "a0"])
+    snap = IndexSnapshot.open(root)
+    snap.check()
+    assert snap.manifest.ann["kind"] == "hnsw" and snap.manifest.passages == 39
+    assert not set(dense_rows(fresh["text"], 40)) & new_rows
+    # Once a tenth of the graph is removed it is rebuilt without them.
+    writer.remove([f"a{i}" for i in range(1, 6)])
+    snap = IndexSnapshot.open(root)
+    snap.check()
+    assert len(snap.vectors) == 34 and snap.vectors._index.ntotal == 34
 
 
 def test_rows_are_never_reused(tmp_path):

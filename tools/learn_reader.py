@@ -1,6 +1,6 @@
 """Learn the built-in reader's weights on SQuAD-style dev sets; writes qa/reader_weights.json.
 
-    python tools/learn_reader.py [--train cmrc2018_trial.json DRCD_dev.json] [--heldout FILE...]
+    python tools/learn_reader.py [--train FILE...] [--heldout FILE...]   # default: learn on DRCD dev, check on CMRC trial
 
 For every question of the training files, open-domain over all contexts of its
 file: retrieve passages with the real hybrid retriever, generate the reader's
@@ -358,7 +358,7 @@ def main() -> None:
     parser.add_argument("--train", nargs="+", type=Path, default=[SHARED_QA / "DRCD_dev.json"])
     parser.add_argument("--heldout", nargs="*", type=Path, default=[SHARED_QA / "cmrc2018_trial.json"])
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "newsqa-learn")
-    parser.add_argument("--l2", type=float, default=1e-4)
+    parser.add_argument("--l2", type=float, default=1e-3)
     parser.add_argument("--max-abstain", type=float, default=0.08)
     parser.add_argument(
         "--hidden", type=int, default=0, help="Hidden ReLU units of the span scorer (0: linear)."
