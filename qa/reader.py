@@ -998,6 +998,7 @@ class BuiltinReader:
         best = int(np.argmax(scores))
         texts = [cands.text(i) for i in range(len(cands.spans))]
         best = _complete_date(q, cands, texts, best)
+        best = _complete_number(q, cands, texts, best)
         stats = confidence_features(scores, texts, cands.sentence_stats(), cands.sentence_of(), best)
         conf = confidence(self.weights.confidence, stats)
         guess = make_answer(cands, best, conf)
@@ -1021,6 +1022,23 @@ def _complete_date(q: Question, cands: Candidates, texts: list[str], best: int) 
         and b > end
         and _FULL_DATE_RE.fullmatch(texts[i])
         and _DATE_RE.fullmatch(normalize(texts[i]))
+    ]
+    return min(longer, key=lambda i: cands.spans[i][2]) if longer else best
+
+
+_BARE_NUMBER_RE = re.compile(rf"{_NUMBER}")
+
+
+def _complete_number(q: Question, cands: Candidates, texts: list[str], best: int) -> int:
+    """ "How many/much" wants the number with its unit: a bare "1472.3" picked out of
+    "1472.3亿元" grows to it."""
+    if q.qtype is not QType.NUMBER or not _BARE_NUMBER_RE.fullmatch(normalize(texts[best])):
+        return best
+    sentence, start, end = cands.spans[best]
+    longer = [
+        i
+        for i, (s, a, b) in enumerate(cands.spans)
+        if s == sentence and a == start and b > end and _NUMBER_UNIT_RE.fullmatch(normalize(texts[i]))
     ]
     return min(longer, key=lambda i: cands.spans[i][2]) if longer else best
 
