@@ -74,43 +74,46 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(index_dir: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """`python -m newsqa serve` over `index_dir` on a free port; yields its URL once it answers."""
+def server(
+    index_dir: Path,
+    log: Path,
+    *,
+    env: dict[str, str] | None = None,
+    command: str = "serve",
+    timeout: float = 120,
+) -> Iterator[str]:
+    """`python -m newsqa serve` (or `demo`) over `index_dir` on a free port of 127.0.0.1.
+
+    Yields its URL once /healthz answers; the tests start their real servers with it too.
+    """
     import httpx
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "newsqa", command, "--index", str(index_dir), "--port", str(port)]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "newsqa",
-                "serve",
-                "--index",
-                str(index_dir),
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + timeout
             while True:
                 if proc.poll() is not None:
-                    sys.exit(f"bench: newsqa serve exited with {proc.returncode}:\n{log.read_text()}")
+                    raise RuntimeError(f"newsqa {command} exited with {proc.returncode}:\n{log.read_text()}")
                 with contextlib.suppress(httpx.TransportError):
                     if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                         break
                 if time.monotonic() > deadline:
-                    sys.exit(f"bench: newsqa serve did not come up:\n{log.read_text()}")
+                    raise RuntimeError(
+                        f"newsqa {command} did not come up in {timeout:.0f}s:\n{log.read_text()}"
+                    )
                 time.sleep(0.2)
             yield url
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def server_pid(url: str) -> int:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import server as running_server
 from tests.test_web_api import IMG, SCRIPT, build_xss_index
-from tests.test_web_reload import running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

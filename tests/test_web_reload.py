@@ -1,19 +1,16 @@
 """A real `newsqa serve` (uvicorn in a subprocess) switching to a rebuilt index while it answers."""
 
-import contextlib
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.common import server as running_server
 from tests.conftest import write_jsonl
 
 pytestmark = pytest.mark.slow
@@ -42,63 +39,6 @@ NEW_ARTICLES = [
     },
 ]
 NEW_TITLES = {a["title"] for a in NEW_ARTICLES}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_server(
-    index_dir: Path,
-    log: Path,
-    *,
-    env: dict[str, str] | None = None,
-    command: str = "serve",
-    timeout: float = 120,
-) -> Iterator[str]:
-    """`python -m newsqa serve` (or `demo`) on a free port of 127.0.0.1; yields its URL once /healthz answers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "newsqa",
-                command,
-                "--index",
-                str(index_dir),
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise AssertionError(f"newsqa serve exited with {proc.returncode}:\n{log.read_text()}")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"newsqa serve did not come up in {timeout}s:\n{log.read_text()}")
-                time.sleep(0.2)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def generation(url: str) -> str:
