@@ -1,3 +1,4 @@
+import importlib
 import json
 import os
 from pathlib import Path
@@ -12,6 +13,21 @@ from newsqa.resources import sample_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_QA = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa"
+
+
+def missing(reason: str) -> None:
+    """Skip a test whose optional tool is absent; with NEWSQA_REQUIRE_ALL=1 (CI) fail instead."""
+    if os.environ.get("NEWSQA_REQUIRE_ALL") == "1":
+        pytest.fail(f"{reason} (NEWSQA_REQUIRE_ALL=1: every optional test must run)")
+    pytest.skip(reason)
+
+
+def optional_import(module: str):
+    """Import an optional test dependency, or skip (fail in CI) saying how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        missing(f"{module} is not installed: pip install -e '.[test,st]'")
 
 
 @pytest.fixture(scope="session")

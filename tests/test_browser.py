@@ -1,15 +1,15 @@
 """The chat page in a real browser (Playwright driving the system Chromium) against a real server.
 
 Screenshots go to tests/artifacts/. Skips when /usr/bin/chromium or playwright is missing,
-unless NEWSQA_REQUIRE_BROWSER=1.
+unless NEWSQA_REQUIRE_ALL=1 (as in CI), when they fail.
 """
 
-import os
 from pathlib import Path
 
 import pytest
 
 from bench.common import server as running_server
+from tests.conftest import missing
 from tests.test_web_api import IMG, SCRIPT, build_xss_index
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -20,20 +20,14 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 PHONE = {"width": 390, "height": 844}
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("NEWSQA_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason} (NEWSQA_REQUIRE_BROWSER=1)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} is not installed")
+        missing(f"{CHROMIUM} is not installed")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("playwright is not installed (pip install playwright; no browser download needed)")
+        missing("playwright is not installed (pip install playwright; no browser download needed)")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)

