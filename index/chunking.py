@@ -63,7 +63,10 @@ class PassageSplitter:
                 (i + 1 for i in range(start + self.max_chars // 2, limit) if text[i] in CLAUSE_MARKS),
                 default=limit,
             )
-            pieces.append((start, cut))
+            piece_end = cut
+            while text[piece_end - 1].isspace():
+                piece_end -= 1  # start is not a space, so this stops inside the piece
+            pieces.append((start, piece_end))
             start = cut
             while start < end and text[start].isspace():
                 start += 1

@@ -129,3 +129,10 @@ def test_passages_cut_only_at_sentence_ends_unless_a_sentence_is_too_long(text, 
     for p in PassageSplitter(size, size // 4).split(Article(id="a", title="t", text=text)):
         if not long_sentence:
             assert p.start in starts and p.end in ends
+
+
+def test_a_cut_long_sentence_leaves_no_whitespace_at_the_cut():
+    # Found by the property test above: a cut right after spaces kept them in the passage.
+    text = "2024年8月1日2024年8月1日 \u3000柳州"
+    for p in PassageSplitter(20, 0).split(Article(id="a", title="t", text=text)):
+        assert p.text == p.text.strip() and text[p.start : p.end] == p.text
