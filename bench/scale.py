@@ -124,7 +124,7 @@ def ann_recall(answerer, qs: list[str]) -> dict:
         float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth_rows, strict=True)])), 4
     )
     if store.kind == "hnsw":
-        for ef in (32, 64, 128, 256):
+        for ef in (128, 256, 512, 768, 1024):
             params = faiss.SearchParametersHNSW(efSearch=ef)
             t = time.perf_counter()
             _, f = store._index.search(queries, 10, params=params)
@@ -140,7 +140,7 @@ def ann_recall(answerer, qs: list[str]) -> dict:
         ivf.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: max(40 * nlist, 10000)]])
         ivf.add(vectors)
         out["ivf_build_s"] = round(time.perf_counter() - t, 1)
-        for nprobe in (8, 16, 32, 64):
+        for nprobe in (16, 64, 128):
             ivf.nprobe = nprobe
             t = time.perf_counter()
             _, f = ivf.search(queries, 10)

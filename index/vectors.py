@@ -25,8 +25,8 @@ class AnnParams:
     kind: str = "flat"  # "flat" (exact) or "hnsw"
     hnsw_threshold: int = 50_000
     hnsw_m: int = 32
-    ef_construction: int = 80
-    ef_search: int = 96
+    ef_construction: int = 200
+    ef_search: int = 768
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
