@@ -1,7 +1,7 @@
 """Question analysis: what kind of answer is wanted, and the words around the question word.
 
-"柳州上半年地区生产总值是多少？" asks for a NUMBER; the words before 多少
-("地区生产总值是") usually stand right before the answer in the source, and the
+"该市去年常住人口是多少？" asks for a NUMBER; the words before 多少
+("常住人口是") usually stand right before the answer in the source, and the
 words after it right after. "是几路车" also names the unit the answer ends with (路).
 """
 

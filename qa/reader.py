@@ -22,6 +22,7 @@ The answer text is always a slice of the cited passage.
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
@@ -1013,15 +1014,22 @@ def _complete_date(q: Question, cands: Candidates, texts: list[str], best: int) 
     "2024年8月1日" grows to it ("which year" keeps the year)."""
     if q.date_grain not in ("when", "day") or _FULL_DATE_RE.fullmatch(texts[best]):
         return best
+    return _grow(
+        cands,
+        texts,
+        best,
+        lambda text: bool(_FULL_DATE_RE.fullmatch(text) and _DATE_RE.fullmatch(normalize(text))),
+    )
+
+
+def _grow(cands: Candidates, texts: list[str], best: int, accept: Callable[[str], bool]) -> int:
+    """The shortest candidate that starts where `best` does, in its sentence, runs on past
+    it and is accepted; `best` itself when there is none."""
     sentence, start, end = cands.spans[best]
     longer = [
         i
         for i, (s, a, b) in enumerate(cands.spans)
-        if s == sentence
-        and a == start
-        and b > end
-        and _FULL_DATE_RE.fullmatch(texts[i])
-        and _DATE_RE.fullmatch(normalize(texts[i]))
+        if s == sentence and a == start and b > end and accept(texts[i])
     ]
     return min(longer, key=lambda i: cands.spans[i][2]) if longer else best
 
@@ -1030,17 +1038,11 @@ _BARE_NUMBER_RE = re.compile(rf"{_NUMBER}")
 
 
 def _complete_number(q: Question, cands: Candidates, texts: list[str], best: int) -> int:
-    """ "How many/much" wants the number with its unit: a bare "1472.3" picked out of
-    "1472.3亿元" grows to it."""
+    """ "How many/much" wants the number with its unit: a bare "35" picked out of
+    "35万人" grows to it."""
     if q.qtype is not QType.NUMBER or not _BARE_NUMBER_RE.fullmatch(normalize(texts[best])):
         return best
-    sentence, start, end = cands.spans[best]
-    longer = [
-        i
-        for i, (s, a, b) in enumerate(cands.spans)
-        if s == sentence and a == start and b > end and _NUMBER_UNIT_RE.fullmatch(normalize(texts[i]))
-    ]
-    return min(longer, key=lambda i: cands.spans[i][2]) if longer else best
+    return _grow(cands, texts, best, lambda text: bool(_NUMBER_UNIT_RE.fullmatch(normalize(text))))
 
 
 def make_answer(cands: Candidates, i: int, conf: float) -> Answer:
