@@ -23,8 +23,7 @@ import httpx
 import numpy as np
 
 from bench.common import report, server
-from newsqa.cli import SAMPLE_PUBLISHED, SAMPLE_SOURCE
-from newsqa.resources import sample_dir
+from newsqa.resources import SAMPLE_PUBLISHED, SAMPLE_SOURCE, sample_dir
 
 EXPECTED = (
     Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "liuzhou_daily_2024-08_page1.expected.json"

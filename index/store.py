@@ -18,7 +18,7 @@ import numpy as np
 from newsqa.errors import IndexCorrupt
 from newsqa.index.layout import IndexLayout, Manifest
 from newsqa.index.lexical import BM25Index
-from newsqa.index.types import Article, Passage
+from newsqa.index.types import Article, ArticleRef, Passage
 from newsqa.index.vectors import FaissStore
 
 DB_FILE = "passages.sqlite"
@@ -56,17 +56,6 @@ SELECT p.row, p.id, p.article_id, p.ordinal, p.start, p.end,
 FROM passages p JOIN articles a ON a.id = p.article_id
 WHERE p.row IN ({marks})
 """
-
-
-@dataclass(frozen=True)
-class ArticleRef:
-    """What a citation needs to know about an article."""
-
-    id: str
-    title: str
-    url: str | None
-    published: str | None
-    source: str | None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Learn the built-in reader's weights on SQuAD-style dev sets; writes qa/reader_weights.json.
+"""Learn the built-in reader's weights on SQuAD-style dev sets; writes qa/readers/features/weights.json.
 
     python tools/learn_reader.py [--train FILE...] [--heldout FILE...]   # default: learn on DRCD dev, check on CMRC trial
 
@@ -34,11 +34,10 @@ from newsqa.index.sources import read_sources, squad_articles
 from newsqa.index.store import IndexSnapshot
 from newsqa.index.types import content_id
 from newsqa.qa import questions as questions_module
-from newsqa.qa import reader as reader_module
-from newsqa.qa.answerer import term_weights_for
 from newsqa.qa.metrics import exact_match, f1
 from newsqa.qa.questions import analyze
-from newsqa.qa.reader import (
+from newsqa.qa.readers.features import reader as reader_module
+from newsqa.qa.readers.features.reader import (
     FEATURE_NAMES,
     WEIGHTS_FILE,
     CandidateBuilder,
@@ -73,7 +72,7 @@ def _featurize_chunk(args: tuple[str, str, list[dict]]) -> list[dict]:
     embedder = USEEmbedder(threads=1)
     snapshot = IndexSnapshot.open(root)
     retriever = HybridRetriever(snapshot, embedder, FusionParams())
-    builder = CandidateBuilder(term_weights_for(snapshot))
+    builder = CandidateBuilder(snapshot.term_weights)
     out = []
     for q in questions:
         hits = retriever.search(q["question"], 40)
@@ -365,7 +364,11 @@ def main() -> None:
     )
     parser.add_argument("--keep", type=int, default=60, help="Negatives per question when --hidden > 0.")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "qa" / WEIGHTS_FILE)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "qa" / "readers" / "features" / WEIGHTS_FILE,
+    )
     args = parser.parse_args()
 
     embedder = USEEmbedder()

@@ -12,7 +12,7 @@ No extractive QA model installs offline, so this reader is feature-based:
    the sentence, is it near the matched words, does it repeat the question, its
    length and parts of speech, each crossed with the question type;
 4. a linear model scores the candidates; its weights were learned on the shared
-   dev sets by tools/learn_reader.py and ship as reader_weights.json;
+   dev sets by tools/learn_reader.py and ship as weights.json;
 5. a small logistic model turns the best score, its margin and the coverage
    into a confidence in [0, 1]; below a threshold the reader abstains.
 
@@ -35,10 +35,10 @@ from newsqa.index.text import CLOSERS, is_punctuation, normalize, sentence_spans
 from newsqa.qa.questions import UNITS, QType, Question, analyze
 from newsqa.qa.types import Answer, Hit
 
-WEIGHTS_FILE = "reader_weights.json"
+WEIGHTS_FILE = "weights.json"
 
 # How much of the retrieved text is read.
-READ_PASSAGES = 4
+MAX_ANSWERS = 4  # the answer and its runners-up
 READ_SENTENCES = 6
 MAX_SPAN_TOKENS = 7
 
@@ -442,7 +442,7 @@ class CandidateBuilder:
 
     def build(self, question: Question, hits: list[Hit]) -> Candidates:
         weights = self._weights(question.terms)
-        sentences = self._sentences(question, hits[:READ_PASSAGES], weights)
+        sentences = self._sentences(question, hits, weights)
         cands = Candidates(question, sentences)
         rows: list[np.ndarray] = []
         for si, sentence in enumerate(sentences):
@@ -892,7 +892,7 @@ class ReaderWeights:
         text = (
             path.read_text(encoding="utf-8")
             if path
-            else (files("newsqa.qa") / WEIGHTS_FILE).read_text(encoding="utf-8")
+            else (files(__package__) / WEIGHTS_FILE).read_text(encoding="utf-8")
         )
         data = json.loads(text)
         names = data["feature_names"]
@@ -971,39 +971,42 @@ def confidence(weights: dict[str, float], feats: dict[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0)))
 
 
-class BuiltinReader:
-    """Extracts the answer span from retrieved passages; see the module docstring."""
+class FeatureReader:
+    """Extracts answer spans from retrieved passages; see the module docstring."""
 
-    name = "builtin"
+    name = "features"
 
-    def __init__(
-        self,
-        weights: ReaderWeights | None = None,
-        term_weight: Any = None,
-        abstain_below: float | None = None,
-    ) -> None:
+    def __init__(self, weights: ReaderWeights | None = None, term_weight: Any = None) -> None:
         self.weights = weights or ReaderWeights.load()
         self.builder = CandidateBuilder(term_weight)
-        self.threshold = self.weights.threshold if abstain_below is None else abstain_below
+        self.default_threshold = self.weights.threshold
 
     def warm_up(self) -> None:
         _tagger().tag("预热")
 
-    def read(self, question: str, hits: list[Hit]) -> tuple[Answer | None, Answer | None]:
-        """(answer, best guess): the answer is None below the confidence threshold."""
+    def read(self, question: str, hits: list[Hit]) -> list[Answer]:
+        """The best candidate spans, best first, distinct in text, with their confidences."""
         q = analyze(question)
         cands = self.builder.build(q, hits)
         if not cands.spans:
-            return None, None
+            return []
         scores = self.weights.scores(cands.features)
-        best = int(np.argmax(scores))
         texts = [cands.text(i) for i in range(len(cands.spans))]
-        best = _complete_date(q, cands, texts, best)
-        best = _complete_number(q, cands, texts, best)
-        stats = confidence_features(scores, texts, cands.sentence_stats(), cands.sentence_of(), best)
-        conf = confidence(self.weights.confidence, stats)
-        guess = make_answer(cands, best, conf)
-        return (guess if conf >= self.threshold else None), guess
+        stats = cands.sentence_stats()
+        sentence_of = cands.sentence_of()
+        ranked: list[int] = []
+        for i in np.argsort(-scores, kind="stable").tolist():
+            if not ranked:
+                i = _complete_number(q, cands, texts, _complete_date(q, cands, texts, i))
+            if all(texts[i] != texts[j] for j in ranked):
+                ranked.append(i)
+            if len(ranked) == MAX_ANSWERS:
+                break
+        answers = []
+        for i in ranked:
+            feats = confidence_features(scores, texts, stats, sentence_of, i)
+            answers.append(make_answer(cands, i, confidence(self.weights.confidence, feats)))
+        return answers
 
 
 _FULL_DATE_RE = re.compile(r"(?:.*年)?.*月.*[日号]")
@@ -1048,16 +1051,6 @@ def _complete_number(q: Question, cands: Candidates, texts: list[str], best: int
 def make_answer(cands: Candidates, i: int, conf: float) -> Answer:
     si, a, b = cands.spans[i]
     sentence = cands.sentences[si]
-    passage = sentence.hit.passage
-    start = passage.start + sentence.start + a
-    return Answer(
-        text=sentence.text[a:b],
-        sentence=sentence.text,
-        confidence=conf,
-        passage=passage,
-        article=sentence.hit.article,
-        start=start,
-        end=start + (b - a),
-        sentence_start=passage.start + sentence.start,
-        sentence_end=passage.start + sentence.end,
+    return Answer.from_span(
+        sentence.hit, sentence.start + a, sentence.start + b, sentence.start, sentence.end, conf
     )
