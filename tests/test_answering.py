@@ -14,7 +14,7 @@ from newsqa.qa.answerer import Answerer
 from newsqa.qa.metrics import exact_match, f1
 from newsqa.qa.questions import QType, analyze
 from newsqa.qa.types import Answer, AskResult
-from tests.conftest import hashing_writer, write_jsonl
+from tests.helpers import hashing_writer, write_jsonl
 
 
 @pytest.fixture(scope="module")

@@ -44,8 +44,8 @@ from newsqa.qa.readers.features.reader import (
     confidence_features,
 )
 from newsqa.qa.retrieval import FusionParams, HybridRetriever
+from testbed import SHARED_QA
 
-SHARED_QA = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa"
 READ_HITS = 10
 
 
