@@ -900,7 +900,7 @@ class ReaderWeights:
             missing = set(FEATURE_NAMES) ^ set(names)
             raise ValueError(
                 f"{WEIGHTS_FILE} was learned for other features ({len(missing)} differ): "
-                "run tools/learn_reader.py to learn weights for this code"
+                "run `python -m tools.learn_reader` to learn weights for this code"
             )
         hidden = data.get("hidden")
         return cls(
