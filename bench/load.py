@@ -22,13 +22,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from bench.common import report, server
-from newsqa.cli import SAMPLE_PUBLISHED, SAMPLE_SOURCE
-from newsqa.resources import sample_dir
+from bench.common import report
+from newsqa.resources import SAMPLE_PUBLISHED, SAMPLE_SOURCE, sample_dir
+from testbed import SAMPLE_EXPECTED
+from testbed.server import running_server
 
-EXPECTED = (
-    Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "liuzhou_daily_2024-08_page1.expected.json"
-)
 VARIATIONS = [
     "柳州的市委书记叫什么名字",
     "柳州市委書記是誰？",
@@ -42,7 +40,7 @@ VARIATIONS = [
 
 
 def questions() -> list[str]:
-    expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
+    expected = json.loads(SAMPLE_EXPECTED.read_text(encoding="utf-8"))
     return [q["question"] for q in expected["questions"]] + expected["unanswerable"] + VARIATIONS
 
 
@@ -147,7 +145,7 @@ def main() -> None:
         if index_dir is None:
             index_dir = Path(tmp) / "sample-index"
             build_sample(index_dir)
-        with server(index_dir, Path(tmp) / "serve.log") as url:
+        with running_server(index_dir, Path(tmp) / "serve.log") as url:
             row = run_load(url, args.threads, args.per_thread, asked)
     first_errors = row.pop("first_errors")
     report(

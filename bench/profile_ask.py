@@ -27,8 +27,7 @@ def main() -> None:
 
     from pyinstrument import Profiler
 
-    from newsqa.qa.answerer import Answerer
-    from newsqa.qa.reader import READ_PASSAGES
+    from newsqa.qa.answerer import READ_PASSAGES, Answerer
 
     answerer = Answerer.load(args.index)
     qs = questions(args.questions)
@@ -40,7 +39,7 @@ def main() -> None:
         t0 = time.perf_counter()
         hits = answerer.retriever.search(q, max(5 * 3, READ_PASSAGES * 2))  # as Answerer.ask does
         t1 = time.perf_counter()
-        answerer.reader.read(q, hits)
+        answerer.reader.read(q, hits[:READ_PASSAGES])
         retrieve_ms.append((t1 - t0) * 1000)
         read_ms.append((time.perf_counter() - t1) * 1000)
 

@@ -1,6 +1,6 @@
 """Answer quality on the shared dev sets, open-domain, newsqa beside the baseline in the same run.
 
-    python -m bench.quality [--limit N] [--reader builtin|hf:PATH] [--model NAME]
+    python -m bench.quality [--limit N] [--reader features|hf:PATH] [--model NAME]
 
 Indexes all contexts of each dev set (cached under bench/data/dev-<model>-<set>),
 asks every question against its whole index, and prints hit@1, hit@5, EM, F1,
@@ -30,7 +30,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--reader", default="builtin")
+    parser.add_argument("--reader", default="features")
     parser.add_argument("--model", default="use-multilingual-v3")
     args = parser.parse_args()
     rows = []

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import dev_sets, report, server, server_pid
+from bench.common import dev_sets, report
 from newsqa.qa.evaluate import load_squad
+from testbed.server import running_server, server_pid
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -71,7 +72,7 @@ def over_http(root: Path, qs: list[str]) -> dict:
     import httpx
     import psutil
 
-    with server(root, DATA / "scale-server.log", env={"NEWSQA_WATCH_INDEX": "false"}) as url:
+    with running_server(root, DATA / "scale-server.log", env={"NEWSQA_WATCH_INDEX": "false"}) as url:
         process = psutil.Process(server_pid(url))
         rss_ready = process.memory_info().rss
         errors = 0

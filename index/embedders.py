@@ -163,8 +163,7 @@ class SentenceTransformerEmbedder:
                 f"model {self.name!r} needs sentence-transformers, which is not installed: "
                 "pip install 'newsqa[st]' (see the README for a CPU-only torch)"
             ) from exc
-        # Never download: only a local folder or what is already in the cache.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # local_files_only: never download; only a local folder or what is already in the cache.
         try:
             model = SentenceTransformer(
                 self.name, device=self.device, local_files_only=True, trust_remote_code=False

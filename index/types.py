@@ -62,6 +62,17 @@ class Article:
 
 
 @dataclass(frozen=True)
+class ArticleRef:
+    """What a citation needs to know about an article (what answers and hits carry)."""
+
+    id: str
+    title: str
+    url: str | None
+    published: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
 class Passage:
     """A bounded stretch of an article: `article.text[start:end] == text`."""
 

@@ -12,6 +12,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "use-multilingual-v3"
+# The most supporting passages one question may ask for, on every surface (CLI, API, settings).
+TOP_K_MAX = 20
+# The built-in readers, by the names --reader and NEWSQA_READER take.
+READERS = ("features",)
 
 
 def default_index_dir() -> Path:
@@ -43,10 +47,11 @@ class Settings(BaseSettings):
     )
     passage_chars: int = Field(300, ge=50, description="Longest passage, in characters.")
     passage_overlap: int = Field(60, ge=0, description="Overlap between passages, in characters.")
-    top_k: int = Field(5, ge=1, le=50, description="Passages returned per question.")
+    top_k: int = Field(5, ge=1, le=TOP_K_MAX, description="Passages returned per question.")
     reader: str = Field(
-        "builtin",
-        description="'builtin', or 'hf:<name-or-path>' for a transformers question-answering model.",
+        "features",
+        description="'features' (the built-in feature reader), or 'hf:<name-or-path>' for a "
+        "transformers question-answering model.",
     )
     abstain_below: float | None = Field(
         None,
@@ -66,8 +71,10 @@ class Settings(BaseSettings):
     @field_validator("reader")
     @classmethod
     def _reader_form(cls, value: str) -> str:
-        if value != "builtin" and not (value.startswith("hf:") and len(value) > 3):
-            raise ValueError(f"reader must be 'builtin' or 'hf:<name-or-path>', got {value!r}")
+        if value not in READERS and not (value.startswith("hf:") and len(value) > 3):
+            raise ValueError(
+                f"reader must be one of {', '.join(READERS)} or 'hf:<name-or-path>', got {value!r}"
+            )
         return value
 
     @model_validator(mode="after")

@@ -2,48 +2,30 @@
 
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 from newsqa.config import Settings
 from newsqa.errors import EmptyQuestion, IndexMismatch, QuestionTooLong
 from newsqa.index.embedders import Embedder, load_embedder
 from newsqa.index.store import IndexSnapshot
-from newsqa.qa.reader import READ_PASSAGES, BuiltinReader
+from newsqa.qa.readers import load_reader
 from newsqa.qa.retrieval import FusionParams, HybridRetriever, one_per_article
-from newsqa.qa.types import Answer, AskResult, Hit
+from newsqa.qa.types import Answer, AskResult, Reader
 
 logger = logging.getLogger(__name__)
 
-
-class Reader(Protocol):
-    """Extracts an answer from retrieved passages."""
-
-    name: str
-
-    def warm_up(self) -> None: ...
-
-    def read(self, question: str, hits: list[Hit]) -> tuple[Answer | None, Answer | None]:
-        """(answer or None when abstaining, best guess)."""
-        ...
-
-
-def term_weights_for(snapshot: IndexSnapshot) -> Callable[[list[str]], list[float]]:
-    return snapshot.term_weights
-
-
-def load_reader(spec: str, snapshot: IndexSnapshot, settings: Settings) -> Reader:
-    """'builtin', or 'hf:<name-or-path>' for a transformers question-answering model."""
-    if spec == "builtin":
-        return BuiltinReader(term_weight=term_weights_for(snapshot), abstain_below=settings.abstain_below)
-    from newsqa.qa.hf_reader import HFReader
-
-    return HFReader(spec.removeprefix("hf:"), device=settings.device, abstain_below=settings.abstain_below)
+# Passages the reader reads; its best span's passage becomes the first hit.
+READ_PASSAGES = 4
+# Runner-up answers returned beside the answer.
+ALTERNATIVES = 3
 
 
 class Answerer:
-    """Answers questions from one loaded index; safe to share between threads."""
+    """Answers questions from one loaded index; safe to share between threads.
+
+    It owns what is common to every reader: how many passages the reader sees,
+    abstention below the confidence threshold, and the order of the cited passages.
+    """
 
     def __init__(
         self,
@@ -53,12 +35,14 @@ class Answerer:
         *,
         fusion: FusionParams | None = None,
         max_question_chars: int = 500,
+        abstain_below: float | None = None,
     ) -> None:
         self.snapshot = snapshot
         self.embedder = embedder
         self.reader = reader
         self.retriever = HybridRetriever(snapshot, embedder, fusion)
         self.max_question_chars = max_question_chars
+        self.abstain_below = reader.default_threshold if abstain_below is None else abstain_below
 
     @classmethod
     def load(
@@ -83,8 +67,13 @@ class Answerer:
         embedder = load_embedder(
             built_with, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
         )
-        reader = load_reader(settings.reader, snapshot, settings)
-        answerer = cls(snapshot, embedder, reader, max_question_chars=settings.max_question_chars)
+        answerer = cls(
+            snapshot,
+            embedder,
+            load_reader(settings.reader, snapshot, settings),
+            max_question_chars=settings.max_question_chars,
+            abstain_below=settings.abstain_below,
+        )
         answerer.warm_up()
         return answerer
 
@@ -114,18 +103,26 @@ class Answerer:
             top_k: how many supporting passages to return, one per article.
 
         Returns:
-            The answer (None when no passage answers it with enough confidence)
-            and the passages behind it, the cited one first.
+            The answer (None when no passage answers it with enough confidence),
+            the runner-up answers, and the passages behind them, the cited one first.
         """
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         started = time.perf_counter()
         question = self.check_question(question)
         hits = self.retriever.search(question, max(top_k * 3, READ_PASSAGES * 2))
-        answer, _ = self.reader.read(question, hits)
+        answers = self.reader.read(question, hits[:READ_PASSAGES])
+        answer = answers[0] if answers and answers[0].confidence >= self.abstain_below else None
         passages = one_per_article(hits, top_k)
         if answer is not None:
             cited = next(h for h in hits if h.passage.id == answer.passage.id)
             passages = [cited] + [h for h in passages if h.article.id != cited.article.id][: top_k - 1]
         took = (time.perf_counter() - started) * 1000
-        return AskResult(question=question, answer=answer, hits=passages, took_ms=took)
+        return AskResult(question, answer, passages, took, _runners_up(answers, answer))
+
+
+def _runners_up(answers: list[Answer], chosen: Answer | None) -> list[Answer]:
+    """The reader's other answers, when it gave one: what "see other answers" shows."""
+    if chosen is None:
+        return []
+    return [a for a in answers[1:] if a.text != chosen.text][:ALTERNATIVES]

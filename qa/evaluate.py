@@ -23,7 +23,7 @@ from newsqa.qa.answerer import Answerer
 from newsqa.qa.metrics import exact_match, f1
 from newsqa.qa.questions import analyze
 from newsqa.qa.retrieval import FusionParams, HybridRetriever, one_per_article
-from newsqa.qa.types import AskResult
+from newsqa.qa.types import Answer, AskResult
 
 
 @dataclass(frozen=True)
@@ -121,8 +121,6 @@ class BaselineAnswerer:
         )
 
     def ask(self, question: str, top_k: int = 5) -> AskResult:
-        from newsqa.qa.types import Answer
-
         started = time.perf_counter()
         hits = self.retriever.search_lexical(question, max(top_k * 3, 10))
         q_terms = set(analyze(question).terms)
@@ -136,18 +134,7 @@ class BaselineAnswerer:
         answer = None
         if best is not None and best[0] > 0:
             _, hit, a, b = best
-            p = hit.passage
-            answer = Answer(
-                p.text[a:b],
-                p.text[a:b],
-                1.0,
-                p,
-                hit.article,
-                p.start + a,
-                p.start + b,
-                p.start + a,
-                p.start + b,
-            )
+            answer = Answer.from_span(hit, a, b, a, b, 1.0)
         took = (time.perf_counter() - started) * 1000
         return AskResult(question, answer, one_per_article(hits, top_k), took)
 
@@ -157,7 +144,7 @@ def evaluate(
     questions: list[EvalQuestion],
     *,
     baseline: bool = True,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> dict[str, Figures]:
     """Ask every question; figures for newsqa and, from the same run, the baseline."""
     systems: dict[str, Any] = {"newsqa": answerer}

@@ -14,7 +14,7 @@ from newsqa.qa.answerer import Answerer
 from newsqa.qa.metrics import exact_match, f1
 from newsqa.qa.questions import QType, analyze
 from newsqa.qa.types import Answer, AskResult
-from tests.conftest import hashing_writer, write_jsonl
+from tests.helpers import hashing_writer, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +82,10 @@ def test_bad_questions_are_clear_errors(answerer):
 
 def test_result_serialises_to_the_documented_shape(answerer):
     data = answerer.ask("柳州市委书记是谁？").to_dict()
-    assert set(data) == {"question", "answer", "passages", "took_ms"}
+    assert set(data) == {"question", "answer", "alternatives", "passages", "took_ms"}
     assert set(data["answer"]) == {
+        "sentence_start",
+        "sentence_end",
         "text",
         "sentence",
         "confidence",

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import server as running_server
-from tests.conftest import missing
-from tests.test_web_api import IMG, SCRIPT, build_xss_index
+from testbed.server import running_server
+from tests.helpers import IMG, SCRIPT, build_xss_index, missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -5,7 +5,7 @@ import json
 from click.testing import CliRunner
 
 from newsqa.cli import cli
-from tests.conftest import write_jsonl
+from tests.helpers import write_jsonl
 
 
 def run(*args, env=None):

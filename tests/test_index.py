@@ -18,7 +18,7 @@ from newsqa.index.sources import read_sources
 from newsqa.index.store import IndexSnapshot
 from newsqa.index.text import terms
 from newsqa.index.vectors import AnnParams
-from tests.conftest import FIXTURES, hashing_writer, write_jsonl
+from tests.helpers import FIXTURES, hashing_writer, write_jsonl
 
 
 def snapshot_state(root):

@@ -12,7 +12,7 @@ from newsqa.index.builder import IndexWriter
 from newsqa.index.embedders import SentenceTransformerEmbedder
 from newsqa.index.sources import SourceDefaults, read_sources
 from newsqa.qa.answerer import Answerer
-from tests.conftest import optional_import
+from tests.helpers import optional_import
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 import pytest
 
 from newsqa.index.newspaper import split_page
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 
 @pytest.fixture(scope="module")

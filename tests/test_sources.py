@@ -4,7 +4,7 @@ import json
 import os
 
 from newsqa.index.sources import SourceDefaults, SourceProblem, read_sources
-from tests.conftest import FIXTURES, write_jsonl
+from tests.helpers import FIXTURES, write_jsonl
 
 
 def split(items):

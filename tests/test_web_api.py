@@ -8,9 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newsqa.config import Settings
-from newsqa.index.sources import read_sources
 from newsqa.web.app import create_app
-from tests.conftest import hashing_writer, write_jsonl
+from tests.helpers import IMG, SCRIPT, build_xss_index
 
 # What the reader answers on the sample page today (tuned elsewhere; update together).
 ANSWERS = {
@@ -46,9 +45,6 @@ PASSAGE_FIELDS = {
     "end": int,
 }
 
-SCRIPT = "<script>alert(1)</script>"
-IMG = "<img src=x onerror=alert(1)>"
-
 
 def app_client(index_dir, **settings) -> TestClient:
     settings.setdefault("reload_token", None)
@@ -64,33 +60,6 @@ def client(sample_index):
 @pytest.fixture(scope="module")
 def snapshot(client):
     return client.app.state.live.current().snapshot
-
-
-def build_xss_index(root):
-    """An index (hashing embedder: fast) whose articles carry markup and a javascript: link."""
-    source = write_jsonl(
-        root.parent / f"{root.name}.jsonl",
-        [
-            {
-                "id": "xss-1",
-                "title": f"{SCRIPT}市长视察{IMG}",
-                "url": "javascript:alert(1)",
-                "source": f"{IMG}日报",
-                "published": "2024-08-02",
-                "text": f"市长{SCRIPT}今天视察了新港口。{IMG}港口投资十二亿元。\n第二段{SCRIPT}还有更多内容。",
-            },
-            {
-                "id": "safe-1",
-                "title": "港口新闻",
-                "url": "https://example.org/port",
-                "source": "港口报",
-                "published": "2024-08-03",
-                "text": "新港口今天开工。港口投资十二亿元，预计明年完工。",
-            },
-        ],
-    )
-    hashing_writer(root).build(read_sources([source]))
-    return root
 
 
 @pytest.fixture(scope="module")

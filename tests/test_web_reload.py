@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.common import server as running_server
-from tests.conftest import write_jsonl
+from testbed.server import running_server
+from tests.helpers import write_jsonl
 
 pytestmark = pytest.mark.slow
 

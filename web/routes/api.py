@@ -1,7 +1,7 @@
 """The JSON API: /ask, /healthz, /api/index, /admin/reload."""
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query
 from pydantic import BaseModel, Field, StrictInt, StrictStr
@@ -76,7 +76,7 @@ class ReloadOut(BaseModel):
     switched: bool
 
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Empty or too long question"},
     422: {"model": ErrorOut, "description": "Malformed request"},
     503: {"model": ErrorOut, "description": "No index is loaded"},

@@ -108,7 +108,7 @@ def chat_form(
     try:
         result = live.current().ask(question, top_k=settings.top_k)
     except NewsQAError as exc:
-        turn = {"question": question, "answer": None, "passages": [], "error": str(exc)}
+        turn: dict[str, Any] = {"question": question, "answer": None, "passages": [], "error": str(exc)}
         return render(request, "chat.html", {"turn": turn, "question": question}, exc.status_code)
     return render(request, "chat.html", {"turn": turn_view(result), "question": ""})
 

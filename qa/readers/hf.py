@@ -10,7 +10,6 @@ Needs the `st` extra (torch and transformers); nothing is downloaded.
 """
 
 import logging
-import os
 from typing import Any
 
 import numpy as np
@@ -21,21 +20,22 @@ from newsqa.qa.types import Answer, Hit
 
 logger = logging.getLogger(__name__)
 
-READ_PASSAGES = 4
 MAX_LENGTH = 384
 STRIDE = 128
 MAX_ANSWER_TOKENS = 30
 DEFAULT_THRESHOLD = 0.1
+MAX_ANSWERS = 4
 
 
 class HFReader:
     """Extractive QA with a transformers model, windowed over long passages."""
 
-    def __init__(self, name_or_path: str, device: str = "cpu", abstain_below: float | None = None) -> None:
+    default_threshold = DEFAULT_THRESHOLD
+
+    def __init__(self, name_or_path: str, device: str = "cpu") -> None:
         self.name = f"hf:{name_or_path}"
         self.model_name = name_or_path
         self.device = device
-        self.threshold = DEFAULT_THRESHOLD if abstain_below is None else abstain_below
         self._tokenizer: Any = None
         self._model: Any = None
 
@@ -50,7 +50,6 @@ class HFReader:
                 "the hf reader needs torch and transformers: pip install 'newsqa[st]' "
                 "(see the README for a CPU-only torch)"
             ) from exc
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(
                 self.model_name, local_files_only=True, use_fast=True
@@ -69,13 +68,13 @@ class HFReader:
             )
         self._model = model.to(self.device).eval()
 
-    def read(self, question: str, hits: list[Hit]) -> tuple[Answer | None, Answer | None]:
+    def read(self, question: str, hits: list[Hit]) -> list[Answer]:
+        """The model's best spans over `hits`, best first, distinct in text."""
         import torch
 
         self.warm_up()
-        hits = hits[:READ_PASSAGES]
         if not hits:
-            return None, None
+            return []
         encoded = self._tokenizer(
             [question] * len(hits),
             [h.passage.text for h in hits],
@@ -94,48 +93,42 @@ class HFReader:
             output = self._model(**inputs)
         starts = torch.log_softmax(output.start_logits, dim=-1).cpu().numpy()
         ends = torch.log_softmax(output.end_logits, dim=-1).cpu().numpy()
-        best: tuple[float, int, int, int] | None = None  # (log prob, hit index, char start, char end)
+        spans: list[tuple[float, int, int, int]] = []  # (log prob, hit index, char start, char end)
         for w in range(len(window_of)):
             context = np.array([sid == 1 for sid in encoded.sequence_ids(w)])
             if not context.any():
                 continue
             s_scores = np.where(context, starts[w], -np.inf)
             e_scores = np.where(context, ends[w], -np.inf)
-            top_s = np.argsort(-s_scores)[:20]
-            top_e = np.argsort(-e_scores)[:20]
-            for s in top_s:
-                for e in top_e:
+            for s in np.argsort(-s_scores)[:20]:
+                for e in np.argsort(-e_scores)[:20]:
                     if (
                         e < s
                         or e - s + 1 > MAX_ANSWER_TOKENS
                         or not (np.isfinite(s_scores[s]) and np.isfinite(e_scores[e]))
                     ):
                         continue
-                    score = float(s_scores[s] + e_scores[e])
                     a, b = offsets[w][s][0], offsets[w][e][1]
-                    if b > a and (best is None or score > best[0]):
-                        best = (score, window_of[w], a, b)
-        if best is None:
-            return None, None
-        score, hit_index, a, b = best
-        hit = hits[hit_index]
-        text = hit.passage.text
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        sentence = next(((s, e) for s, e in sentence_spans(text) if s <= a < e), (0, len(text)))
-        s_start, s_end = sentence[0], max(sentence[1], b)
-        p = hit.passage
-        answer = Answer(
-            text=text[a:b],
-            sentence=text[s_start:s_end],
-            confidence=float(np.exp(score)),
-            passage=p,
-            article=hit.article,
-            start=p.start + a,
-            end=p.start + b,
-            sentence_start=p.start + s_start,
-            sentence_end=p.start + s_end,
-        )
-        return (answer if answer.confidence >= self.threshold else None), answer
+                    if b > a:
+                        spans.append((float(s_scores[s] + e_scores[e]), window_of[w], a, b))
+        answers: list[Answer] = []
+        for score, hit_index, a, b in sorted(spans, key=lambda x: -x[0]):
+            answer = _answer(hits[hit_index], a, b, float(np.exp(score)))
+            if answer is not None and all(answer.text != other.text for other in answers):
+                answers.append(answer)
+                if len(answers) == MAX_ANSWERS:
+                    break
+        return answers
+
+
+def _answer(hit: Hit, a: int, b: int, confidence: float) -> Answer | None:
+    """The span a:b of the passage, trimmed of spaces, inside its sentence."""
+    text = hit.passage.text
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if a >= b:
+        return None
+    s_start, s_end = next(((s, e) for s, e in sentence_spans(text) if s <= a < e), (0, len(text)))
+    return Answer.from_span(hit, a, b, min(s_start, a), max(s_end, b), confidence)

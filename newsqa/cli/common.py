@@ -1,0 +1,145 @@
+"""What the commands share: settings from flags, the one-line error group, and the options
+that several commands take (each defined once here)."""
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from pydantic import ValidationError
+
+from newsqa.config import Settings
+from newsqa.errors import NewsQAError
+
+if TYPE_CHECKING:
+    from newsqa.index.builder import IndexWriter
+    from newsqa.index.sources import SourceProblem
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def settings_from(**overrides: Any) -> Settings:
+    """Settings from the environment, with the CLI flags that were given on top."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise click.UsageError(problems) from exc
+
+
+class NewsQAGroup(click.Group):
+    """Turns expected failures into one-line messages and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewsQAError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def options(*decorators: Decorator) -> Decorator:
+    """Several click options as one decorator, applied in the order listed."""
+
+    def apply(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+
+    return apply
+
+
+index_option = click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Index directory [default: $NEWSQA_INDEX_DIR, else ~/.local/share/newsqa/index].",
+)
+
+source_options = options(
+    click.option(
+        "--source",
+        "source_name",
+        default=None,
+        help="Source name for articles that carry none, e.g. 人民日报.",
+    ),
+    click.option(
+        "--published", default=None, help="Publication date for articles that carry none, e.g. 2024-08-02."
+    ),
+    click.option("--url", default=None, help="Link for articles that carry none."),
+)
+
+writer_options = options(
+    click.option(
+        "--model",
+        default=None,
+        help="Embedder: use-multilingual-v3 (embedded default), or a sentence-transformers model name "
+        "(local cache) or folder.",
+    ),
+    click.option("--device", default=None, help="cpu or cuda, for sentence-transformers models."),
+    click.option("--batch-size", type=int, default=None, help="Embedding batch size."),
+    click.option(
+        "--passage-chars", type=int, default=None, help="Longest passage in characters [default 300]."
+    ),
+    click.option(
+        "--passage-overlap",
+        type=int,
+        default=None,
+        help="Overlap between passages in characters [default 60].",
+    ),
+)
+
+dry_run_options = options(
+    click.option("--dry-run", is_flag=True, help="Only print what the sources parse into; index nothing."),
+    click.option(
+        "--json", "as_json", is_flag=True, help="With --dry-run: one JSON object per article per line."
+    ),
+)
+
+serve_options = options(
+    click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        help="Address to listen on (0.0.0.0 for every interface).",
+    ),
+    click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=8000,
+        show_default=True,
+        help="Port to listen on (0: any free port).",
+    ),
+)
+
+
+def echo_problem(problem: "SourceProblem") -> None:
+    click.echo(f"skipped {problem}", err=True)
+
+
+def index_writer(settings: Settings) -> "IndexWriter":
+    """The index writer the settings describe, reporting skipped sources on stderr."""
+    from newsqa.index.builder import IndexWriter
+    from newsqa.index.chunking import PassageSplitter
+    from newsqa.index.embedders import load_embedder
+
+    embedder = load_embedder(
+        settings.model, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
+    )
+    return IndexWriter(
+        settings.index_dir,
+        embedder,
+        PassageSplitter(settings.passage_chars, settings.passage_overlap),
+        progress=sys.stderr.isatty(),
+        on_problem=echo_problem,
+    )
+
+
+def verbose(ctx: click.Context) -> bool:
+    """Whether the top-level -v was given."""
+    root = ctx.find_root()
+    return bool(root.params.get("verbose"))

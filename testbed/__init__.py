@@ -1,0 +1,22 @@
+"""What tests, benchmarks and tools share (never shipped): where the shared data sets live,
+the bundled sample's answer key, and a real `newsqa serve` in a subprocess.
+
+Tests and benches both import from here and never from each other.
+"""
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_QA = REPO.parent / "shared" / "data" / "qa"
+"""The SQuAD-style dev sets (CMRC 2018 trial and dev, DRCD dev), beside the repository; never copied in."""
+
+DEV_SETS = ("cmrc2018_trial.json", "DRCD_dev.json")
+"""The two sets the benches run on by default."""
+
+SAMPLE_EXPECTED = Path(__file__).parent / "liuzhou_daily_2024-08_page1.expected.json"
+"""How a careful reader splits the bundled sample page, and its questions with their answers."""
+
+
+def shared_qa_file(name: str) -> Path:
+    """A file of the shared dev sets, e.g. 'DRCD_dev.json' (it may be absent: check `.is_file()`)."""
+    return SHARED_QA / name
