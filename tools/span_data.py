@@ -21,7 +21,7 @@ from newsqa.index.chunking import PassageSplitter
 from newsqa.index.lexical import BM25Index
 from newsqa.index.sources import squad_articles
 from newsqa.index.text import terms
-from newsqa.qa.readers.span.features import Featurizer, QuestionFeatures, TextFeatures
+from newsqa.qa.readers.span.features import Featurizer, QuestionFeatures, TextFeatures, span_edges
 
 
 @dataclass
@@ -115,7 +115,9 @@ def split_articles(corpus: Corpus, heldout: float, seed: int) -> tuple[list[int]
 
 def bm25_over(corpus: Corpus) -> BM25Index:
     """A BM25 index of the corpus's passages (row = passage index), for IDF and hard negatives."""
-    return BM25Index.empty().updated(add=[(p, terms(corpus.passage_text(p))) for p in range(len(corpus.passages))])
+    return BM25Index.empty().updated(
+        add=[(p, terms(corpus.passage_text(p))) for p in range(len(corpus.passages))]
+    )
 
 
 @dataclass
@@ -127,16 +129,25 @@ class Example:
 
 
 def gold_atoms(feats: TextFeatures, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Gold character spans (relative to the passage) → atom spans snapped out to whole words."""
+    """Gold character spans (relative to the passage) → atom spans snapped out to whole words,
+    then in from edges where no answer may start or end (punctuation, see span_edges)."""
     seq = feats.atoms
+    start_ok, end_ok = span_edges(feats)
     ok_start = np.flatnonzero(seq.word_start)
     ok_end = np.flatnonzero(seq.word_end)
     out = []
     for s, e in spans:
         starts = ok_start[seq.starts[ok_start] <= s]
         ends = ok_end[seq.ends[ok_end] >= e]
-        if len(starts) and len(ends) and ends[0] >= starts[-1]:
-            out.append((int(starts[-1]), int(ends[0])))
+        if not (len(starts) and len(ends)):
+            continue
+        a, b = int(starts[-1]), int(ends[0])
+        while a <= b and not start_ok[a]:
+            a += 1
+        while b >= a and not end_ok[b]:
+            b -= 1
+        if a <= b:
+            out.append((a, b))
     return sorted(set(out))
 
 
@@ -147,12 +158,13 @@ class ReadCorpus:
     corpus: Corpus
     passages: list[TextFeatures]
     questions: list[QuestionFeatures]
+    featurizer: Featurizer
 
 
 def read_corpus(corpus: Corpus, featurizer: Featurizer) -> ReadCorpus:
     passages = [featurizer.text(corpus.passage_text(p)) for p in range(len(corpus.passages))]
     questions = [featurizer.question(q.text) for q in corpus.questions]
-    return ReadCorpus(corpus, passages, questions)
+    return ReadCorpus(corpus, passages, questions, featurizer)
 
 
 def passage_spans(corpus: Corpus, q: Question, p: int) -> list[tuple[int, int]]:
@@ -189,7 +201,9 @@ def build_examples(
             continue
         text_of = corpus.passage_text
         others = [
-            p for p in by_article[q.article] if p not in holding and not any(a in text_of(p) for a in q.answers)
+            p
+            for p in by_article[q.article]
+            if p not in holding and not any(a in text_of(p) for a in q.answers)
         ]
         if others:
             examples.append(Example(qi, rng.choice(others), [], "same-article"))

@@ -19,11 +19,12 @@ class NetConfig:
     question_features: int
     qtypes: int
     dim: int = 128
+    bottleneck: int = 64  # piece vectors go through this width first (exported as a lookup table)
     encoder: str = "conv"  # "conv" (convolutions + self-attention) or "gru"
     layers: int = 3  # passage encoder blocks before the second attention
     kernel: int = 5
     heads: int = 4
-    attention: bool = True  # one self-attention block after the convolutions
+    attention: bool = False  # one self-attention block after the convolutions
     max_span: int = 48  # atoms
     dropout: float = 0.2
 
@@ -32,18 +33,31 @@ class NetConfig:
 
 
 class ConvBlock(nn.Module):
-    """Pre-norm residual, depthwise-separable: x + GLU(pointwise(depthwise dilated conv(LN(x))))."""
+    """Pre-norm residual, depthwise-separable: x + GLU(pointwise(depthwise dilated conv(LN(x)))).
+
+    The depthwise convolution is a sum of shifted copies (as the numpy twin computes it): on
+    CPU that trains faster than torch's grouped convolution.
+    """
 
     def __init__(self, dim: int, kernel: int, dilation: int, dropout: float) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(dim)
-        self.depth = nn.Conv1d(dim, dim, kernel, padding=dilation * (kernel // 2), dilation=dilation, groups=dim)
+        self.kernel = kernel
+        self.dilation = dilation
+        self.depth = nn.Parameter(torch.randn(kernel, dim) / kernel**0.5)
+        self.depth_bias = nn.Parameter(torch.zeros(dim))
         self.point = nn.Linear(dim, 2 * dim)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.norm(x) * mask[..., None]
-        h = self.depth(h.transpose(1, 2)).transpose(1, 2)
+        reach = self.dilation * (self.kernel // 2)
+        padded = F.pad(h, (0, 0, reach, reach))
+        n = x.shape[1]
+        taps = [
+            padded[:, k * self.dilation : k * self.dilation + n] * self.depth[k] for k in range(self.kernel)
+        ]
+        h = torch.stack(taps).sum(0) + self.depth_bias
         return x + self.drop(F.glu(self.point(h), dim=-1))
 
 
@@ -86,7 +100,9 @@ class GRUBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         lengths = mask.sum(1).long().clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(self.norm(x), lengths, batch_first=True, enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.norm(x), lengths, batch_first=True, enforce_sorted=False
+        )
         out, _ = self.gru(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return x + self.drop(out)
@@ -120,7 +136,9 @@ class SpanNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         d = cfg.dim
-        self.embed = nn.Linear(cfg.embed_dim, d)
+        # a linear bottleneck: at export, embed(all pieces) becomes a (vocabulary x bottleneck) table
+        self.embed = nn.Linear(cfg.embed_dim, cfg.bottleneck)
+        self.up = nn.Linear(cfg.bottleneck, d)
         self.p_feat = nn.Linear(cfg.passage_features, d)
         self.q_feat = nn.Linear(cfg.question_features, d)
         self.align = nn.Linear(d, d)
@@ -149,8 +167,8 @@ class SpanNet(nn.Module):
         qtype: torch.Tensor,  # (B, qtypes)
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(start logits (B, Lp), end logits (B, Lp), no-answer logit (B,))."""
-        pe = self.embed(self.drop(p_vec))
-        qe = self.embed(self.drop(q_vec))
+        pe = self.drop(self.up(self.embed(p_vec)))
+        qe = self.drop(self.up(self.embed(q_vec)))
         # aligned question embedding (DrQA): each passage atom attends to similar question atoms
         pa = F.relu(self.align(pe))
         qa = F.relu(self.align(qe))
@@ -189,9 +207,7 @@ def span_scores(
     return torch.where(allowed, start[..., None] + ends, torch.full_like(ends, -1e4))
 
 
-def span_loss(
-    scores: torch.Tensor, null: torch.Tensor, gold: list[list[tuple[int, int]]]
-) -> torch.Tensor:
+def span_loss(scores: torch.Tensor, null: torch.Tensor, gold: list[list[tuple[int, int]]]) -> torch.Tensor:
     """Negative log-likelihood of the gold spans (or of no answer) against all spans and no answer."""
     b = scores.shape[0]
     flat = torch.cat([scores.reshape(b, -1), null[:, None]], 1)

@@ -1,6 +1,6 @@
 """Train the span reader on SQuAD-style files; writes its float16 weights (.npz).
 
-    python tools/train_reader.py --train cmrc2018_trial.json cmrc2018_dev.json DRCD_dev.json \\
+    python -m tools.train_reader --train cmrc2018_trial.json cmrc2018_dev.json DRCD_dev.json \\
         --out qa/readers/span/span_reader.npz
 
 File names are looked up in ../shared/data/qa. Torch is needed here only (the
@@ -18,32 +18,31 @@ import logging
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from span_data import (
+from tqdm import tqdm
+
+from newsqa.index.text import terms
+from newsqa.qa.metrics import exact_match, f1
+from newsqa.qa.readers.span.features import MATCH_NAMES, QTYPES, STATIC_NAMES, match_features, span_edges
+from newsqa.qa.readers.span.model import export_metadata
+from newsqa.qa.readers.span.tokens import PieceTokenizer
+from newsqa.qa.readers.span.vectors import PieceVectors
+from testbed import SHARED_QA
+from tools.span_data import (
     Example,
     ReadCorpus,
     bm25_over,
     build_examples,
     load_corpus,
-    passage_spans,
     read_corpus,
     split_articles,
 )
-from span_torch import NetConfig, SpanNet, span_loss, span_scores
-from tqdm import tqdm
+from tools.span_torch import NetConfig, SpanNet, span_loss, span_scores
 
-from newsqa.index.text import terms
-from newsqa.qa.metrics import exact_match, f1
-from newsqa.qa.readers.span.features import MATCH_NAMES, QTYPES, STATIC_NAMES, match_features
-from newsqa.qa.readers.span.model import export_metadata
-from newsqa.qa.readers.span.tokens import PieceTokenizer
-from newsqa.qa.readers.span.vectors import PieceVectors
-
-SHARED_QA = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa"
 logger = logging.getLogger("train_reader")
 
 
@@ -73,8 +72,8 @@ def tensors_for(read: ReadCorpus, vectors: PieceVectors) -> Tensors:
     return Tensors(
         p_ids=[ids(p.atoms.piece_ids) for p in read.passages],
         p_static=[p.static for p in read.passages],
-        p_start_ok=[p.atoms.word_start & (p.static[:, STATIC_NAMES.index("punct")] == 0) for p in read.passages],
-        p_end_ok=[p.atoms.word_end & (p.static[:, STATIC_NAMES.index("punct")] == 0) for p in read.passages],
+        p_start_ok=[span_edges(p)[0] for p in read.passages],
+        p_end_ok=[span_edges(p)[1] for p in read.passages],
         q_ids=[ids(q.text.atoms.piece_ids) for q in read.questions],
         q_feat=[q.features for q in read.questions],
         q_type=np.stack([q.qtype for q in read.questions]),
@@ -82,9 +81,34 @@ def tensors_for(read: ReadCorpus, vectors: PieceVectors) -> Tensors:
     )
 
 
-def batch(read: ReadCorpus, t: Tensors, examples: list[Example]) -> dict:
-    """Pad a list of examples into the network's inputs."""
-    n = max(len(t.p_ids[e.passage]) for e in examples)
+def crop(example: Example, length: int, window: int, rng: random.Random) -> tuple[int, int]:
+    """A random window of `window` atoms that holds the example's first gold span."""
+    if length <= window:
+        return 0, length
+    if example.spans:
+        a, b = example.spans[0]
+        lo, hi = max(0, b - window + 1), min(a, length - window)
+        start = rng.randint(lo, hi) if hi >= lo else a
+    else:
+        start = rng.randint(0, length - window)
+    return start, min(length, start + window)
+
+
+def batch(
+    read: ReadCorpus,
+    t: Tensors,
+    examples: list[Example],
+    window: int = 0,
+    rng: random.Random | None = None,
+) -> dict:
+    """Pad a list of examples into the network's inputs; with `window`, each passage is cut to a
+    random window of that many atoms around its gold span (training only: the network is local
+    enough that windows teach it what whole passages would, at a fraction of the cost)."""
+    cuts = [
+        crop(e, len(t.p_ids[e.passage]), window, rng) if window and rng else (0, len(t.p_ids[e.passage]))
+        for e in examples
+    ]
+    n = max(max(b - a for a, b in cuts), 1)
     m = max(len(t.q_ids[e.question]) for e in examples)
     b = len(examples)
     fp = len(STATIC_NAMES) + len(MATCH_NAMES)
@@ -98,20 +122,22 @@ def batch(read: ReadCorpus, t: Tensors, examples: list[Example]) -> dict:
         "q_feat": np.zeros((b, m, t.q_feat[0].shape[1]), dtype=np.float32),
         "q_mask": np.zeros((b, m), dtype=np.float32),
     }
-    for i, e in enumerate(examples):
-        k, j = len(t.p_ids[e.passage]), len(t.q_ids[e.question])
-        out["p_ids"][i, :k] = t.p_ids[e.passage]
+    gold = []
+    for i, (e, (a, b)) in enumerate(zip(examples, cuts, strict=True)):
+        k, j = b - a, len(t.q_ids[e.question])
+        out["p_ids"][i, :k] = t.p_ids[e.passage][a:b]
         match = match_features(read.passages[e.passage], read.questions[e.question])
-        out["p_feat"][i, :k] = np.concatenate([t.p_static[e.passage], match], 1)
+        out["p_feat"][i, :k] = np.concatenate([t.p_static[e.passage], match], 1)[a:b]
         out["p_mask"][i, :k] = 1
-        out["start_ok"][i, :k] = t.p_start_ok[e.passage]
-        out["end_ok"][i, :k] = t.p_end_ok[e.passage]
+        out["start_ok"][i, :k] = t.p_start_ok[e.passage][a:b]
+        out["end_ok"][i, :k] = t.p_end_ok[e.passage][a:b]
+        gold.append([(s - a, f - a) for s, f in e.spans if s >= a and f < b])
         out["q_ids"][i, :j] = t.q_ids[e.question]
         out["q_feat"][i, :j] = t.q_feat[e.question]
         out["q_mask"][i, :j] = 1
     tensors = {k: torch.from_numpy(v) for k, v in out.items()}
     tensors["qtype"] = torch.from_numpy(t.q_type[[e.question for e in examples]])
-    tensors["gold"] = [e.spans for e in examples]
+    tensors["gold"] = gold
     return tensors
 
 
@@ -137,7 +163,7 @@ def epoch_sample(examples: list[Example], negatives: int, rng: random.Random) ->
 
 def batches(examples: list[Example], t: Tensors, size: int, rng: random.Random) -> list[list[Example]]:
     """Examples grouped by passage length (less padding), batches in random order."""
-    order = sorted(examples, key=lambda e: (len(t.p_ids[e.passage]) + rng.random() * 40))
+    order = sorted(examples, key=lambda e: len(t.p_ids[e.passage]) + rng.random() * 40)
     groups = [order[i : i + size] for i in range(0, len(order), size)]
     rng.shuffle(groups)
     return groups
@@ -197,7 +223,7 @@ def evaluate(
             owners.append(("unanswerable", qi))
     results = best_spans(net, read, t, pairs)
     best: dict[tuple[str, int], tuple[float, str]] = {}
-    for (kind, qi), (qq, p), (prob, s, e, _) in zip(owners, pairs, results, strict=True):
+    for (kind, qi), (_qq, p), (prob, s, e, _) in zip(owners, pairs, results, strict=True):
         seq = read.passages[p].atoms
         text = corpus.passage_text(p)[seq.starts[s] : seq.ends[e]] if len(seq) else ""
         if (kind, qi) not in best or prob > best[(kind, qi)][0]:
@@ -219,25 +245,40 @@ def evaluate(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train", nargs="+", required=True, help="SQuAD-style files (names in ../shared/data/qa)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--train", nargs="+", required=True, help="SQuAD-style files (names in ../shared/data/qa)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="where the .npz goes")
     parser.add_argument("--work", type=Path, default=None, help="checkpoints and log (default: beside --out)")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--dim", type=int, default=96)
     parser.add_argument("--encoder", choices=("conv", "gru"), default="conv")
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--max-span", type=int, default=48)
     parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument(
+        "--window", type=int, default=128, help="train on windows of this many atoms (0: whole)"
+    )
+    parser.add_argument("--bottleneck", type=int, default=64)
     parser.add_argument("--negatives", type=int, default=1, help="negatives per question per epoch")
-    parser.add_argument("--attention", type=int, default=1, help="1: a self-attention block after the convolutions")
+    parser.add_argument(
+        "--attention", type=int, default=0, help="1: a self-attention block after the convolutions"
+    )
     parser.add_argument("--synthetic", type=float, default=0.0, help="synthetic questions per real one")
     parser.add_argument("--heldout", type=float, default=0.1, help="share of articles held out")
     parser.add_argument("--read", type=int, default=5, help="passages read per question when calibrating")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads; on a shared machine more than one stalls on each op",
+    )
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -256,20 +297,28 @@ def main() -> None:
     from newsqa.qa.readers.span.features import Featurizer
 
     read = read_corpus(corpus, Featurizer(PieceTokenizer.load(), bm25.term_weights))
-    t = tensors_for(read, PieceVectors.load())
     train_q = [q for a in train_articles for q in corpus.articles[a].questions]
     held_q = [q for a in heldout_articles for q in corpus.articles[a].questions]
     rng = random.Random(args.seed)
-    examples = build_examples(read, train_q, bm25, rng)
+    synth_q: list[int] = []
     if args.synthetic > 0:
-        from span_synthetic import synthetic_examples
+        from tools.span_synthetic import synthetic_questions
 
-        synth, read, t = synthetic_examples(read, t, train_articles, args.synthetic, rng)
-        examples += synth
+        synth_q = synthetic_questions(read, train_articles, args.synthetic, rng)
+    t = tensors_for(read, PieceVectors.load())
+    examples = build_examples(read, train_q, bm25, rng)
+    examples += [
+        replace(e, kind="synthetic") if e.spans else e for e in build_examples(read, synth_q, bm25, rng)
+    ]
     examples = [e for e in examples if not e.spans or any(b - a < args.max_span for a, b in e.spans)]
     logger.info(
-        "%d articles (%d held out), %d questions, %d examples, read in %.0fs",
-        len(corpus.articles), len(heldout_articles), len(corpus.questions), len(examples), time.time() - started,
+        "%d articles (%d held out), %d questions (%d synthetic), %d examples, read in %.0fs",
+        len(corpus.articles),
+        len(heldout_articles),
+        len(corpus.questions),
+        len(synth_q),
+        len(examples),
+        time.time() - started,
     )
 
     cfg = NetConfig(
@@ -278,6 +327,7 @@ def main() -> None:
         question_features=t.q_feat[0].shape[1],
         qtypes=len(QTYPES),
         dim=args.dim,
+        bottleneck=args.bottleneck,
         encoder=args.encoder,
         layers=args.layers,
         max_span=args.max_span,
@@ -306,7 +356,7 @@ def main() -> None:
         bar = tqdm(groups, desc=f"epoch {epoch + 1}/{args.epochs}", unit="batch", file=sys.stderr)
         total = 0.0
         for k, group in enumerate(bar):
-            x = batch(read, t, group)
+            x = batch(read, t, group, args.window, rng)
             scores, null = forward(net, t, x)
             loss = span_loss(scores, null, x["gold"])
             opt.zero_grad()
@@ -314,7 +364,7 @@ def main() -> None:
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
             sched.step()
-            total += float(loss)
+            total += float(loss.detach())
             bar.set_postfix(loss=f"{total / (k + 1):.3f}")
         figures = evaluate(net, read, t, held_q, bm25, args.read)
         figures.update(epoch=epoch + 1, loss=total / len(groups), minutes=(time.time() - started) / 60)
@@ -324,8 +374,15 @@ def main() -> None:
             best = figures
             torch.save(net.state_dict(), work / "best.pt")
         torch.save(
-            {"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch,
-             "history": history, "best": best, "rng": rng.getstate()},
+            {
+                "net": net.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "epoch": epoch,
+                "history": history,
+                "best": best,
+                "rng": rng.getstate(),
+            },
             last,
         )
     net.load_state_dict(torch.load(work / "best.pt"))
@@ -342,10 +399,12 @@ def main() -> None:
             "minutes": round(minutes, 1),
         },
     )
-    from span_export import export
+    from tools.span_export import export
 
     export(net, t, read, meta, args.out)
-    logger.info("wrote %s (best epoch %d, held-out F1 %.3f) in %.1f min", args.out, best["epoch"], best["f1"], minutes)
+    logger.info(
+        "wrote %s (best epoch %d, held-out F1 %.3f) in %.1f min", args.out, best["epoch"], best["f1"], minutes
+    )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,20 @@ TermWeights = Callable[[list[str]], list[float]]
 
 _UNIT_WORDS = frozenset(UNITS) | frozenset("% ‰ 亿元 万元 美元 人次 公里 平方公里".split())
 _CN_NUMERAL = re.compile(r"^[零〇一二三四五六七八九十百千万亿两几半]+$")
-_DATE_WORD = re.compile(r"^(?:[0-9]+|[零〇一二三四五六七八九十]+)?(?:年|月|日|号|时|分|世纪|年代|年初|年底|年末)$")
-_OPEN_CLOSE = {"“": "”", "「": "」", "『": "』", "《": "》", "（": "）", "(": ")", "【": "】", "〔": "〕", "[": "]"}
+_DATE_WORD = re.compile(
+    r"^(?:[0-9]+|[零〇一二三四五六七八九十]+)?(?:年|月|日|号|时|分|世纪|年代|年初|年底|年末)$"
+)
+_OPEN_CLOSE = {
+    "“": "”",
+    "「": "」",
+    "『": "』",
+    "《": "》",
+    "（": "）",
+    "(": ")",
+    "【": "】",
+    "〔": "〕",
+    "[": "]",
+}
 _BYLINE_WORDS = re.compile(r"记者|通讯员|实习生|特约|报道|摄影?|编辑|[电讯]$|日电|综合")
 _DATELINE = re.compile(
     r"本报讯|本报[^\s，。,]{0,10}?电|[一-鿿]{2,6}社[一-鿿0-9]{0,12}?电"
@@ -255,6 +267,29 @@ def match_features(passage: TextFeatures, question: QuestionFeatures) -> np.ndar
     ends = np.minimum(seq.ends, len(folded))
     out[:, 2] = (ends > seq.starts) & (missing[ends] - missing[seq.starts] == 0)
     return out
+
+
+_OPENERS = frozenset("“‘「『（(《〈【[\"'")
+_CLOSERS = frozenset("”’」』）)》〉】]\"'")
+
+
+def span_edges(passage: TextFeatures) -> tuple[np.ndarray, np.ndarray]:
+    """Where an answer may start and end: on word boundaries, never on whitespace, and on
+    punctuation only at an opening (start) or closing (end) quote or bracket."""
+    seq = passage.atoms
+    punct = passage.static[:, STATIC_NAMES.index("punct")] > 0
+    folded = words_text(passage.words, passage.text)
+    first = np.array(
+        [folded[s] in _OPENERS if e > s else False for s, e in zip(seq.starts, seq.ends, strict=True)],
+        dtype=bool,
+    )
+    last = np.array(
+        [folded[e - 1] in _CLOSERS if e > s else False for s, e in zip(seq.starts, seq.ends, strict=True)],
+        dtype=bool,
+    )
+    start_ok = seq.word_start & (~punct | first)
+    end_ok = seq.word_end & (~punct | last)
+    return start_ok, end_ok
 
 
 def feature_dims() -> tuple[int, int]:
