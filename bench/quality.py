@@ -52,7 +52,9 @@ def index_for(name: str, files: list[Path], model: str) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N questions of each set")
     parser.add_argument("--read", type=int, default=READ_PASSAGES, help="passages each reader reads")
     parser.add_argument("--model", default="use-multilingual-v3")
@@ -78,7 +80,9 @@ def main() -> None:
             readers["span"] = SpanReader(answerer.snapshot.term_weights, cross[trained])
             names_of["span"] = f"span, trained on {'CMRC' if trained == 'span-cmrc' else 'DRCD'} only"
         else:
-            print(f"bench: {cross[trained]} is missing: see `python -m bench.quality --help`", file=sys.stderr)
+            print(
+                f"bench: {cross[trained]} is missing: see `python -m bench.quality --help`", file=sys.stderr
+            )
         if not args.no_shipped:
             readers["shipped"] = SpanReader(answerer.snapshot.term_weights, args.span_shipped)
             names_of["shipped"] = "span, shipped (in-sample)"

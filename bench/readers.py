@@ -160,13 +160,17 @@ def run(
             answer = first(reader.read(q.question, hits[:read]), threshold)
             t.ms.append((time.perf_counter() - started) * 1000)
             cited = [h for h in hits if answer and h.passage.id == answer.passage.id]
-            shown = cited + [h for h in one_per_article(hits, 5) if not cited or h.article.id != cited[0].article.id]
+            shown = cited + [
+                h for h in one_per_article(hits, 5) if not cited or h.article.id != cited[0].article.id
+            ]
             t.hit1.append(float(bool(shown) and shown[0].article.id == q.article_id))
             t.abstained.append(float(answer is None))
             t.em.append(exact_match(answer.text, q.answers) if answer else 0.0)
             t.f1.append(f1(answer.text, q.answers) if answer else 0.0)
             others = [h for h in hits if h.article.id != q.article_id]
-            t.abstained_unanswerable.append(float(first(reader.read(q.question, others[:read]), threshold) is None))
+            t.abstained_unanswerable.append(
+                float(first(reader.read(q.question, others[:read]), threshold) is None)
+            )
         if progress:
             progress(i + 1)
     return {name: tally.figures() for name, tally in tallies.items()}

@@ -19,6 +19,7 @@ from newsqa.qa.metrics import exact_match
 from newsqa.qa.readers.span.features import Featurizer, span_edges
 from newsqa.qa.readers.span.reader import SpanReader, default_weights
 from newsqa.qa.readers.span.tokens import PieceTokenizer, atoms, fold, segment
+from newsqa.qa.readers.span.vectors import PieceVectors
 from newsqa.qa.types import Hit
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -142,7 +143,7 @@ def _all_words(text: str) -> list[str]:
 
 def test_spans_never_cut_a_word_on_dev_paragraphs(shared_qa: Path, tokenizer: PieceTokenizer) -> None:
     data = json.loads((shared_qa / "DRCD_dev.json").read_text(encoding="utf-8"))["data"]
-    featurizer = Featurizer(tokenizer, lambda ws: [1.0] * len(ws))
+    featurizer = Featurizer(tokenizer, lambda ws: [1.0] * len(ws), PieceVectors.load())
     for entry in data[:5]:
         for paragraph in entry["paragraphs"][:2]:
             text = paragraph["context"]
@@ -218,7 +219,8 @@ def test_bad_weights_give_one_line_naming_the_file(
     elif damage == "truncated":
         path.write_bytes(default_weights().read_bytes()[:100_000])
     with pytest.raises(ModelUnavailable) as err:
-        SpanReader(snapshot.term_weights, path).warm_up()
+        reader = SpanReader(snapshot.term_weights, path)
+        reader.warm_up()
     message = str(err.value)
     assert str(path) in message and "\n" not in message
 

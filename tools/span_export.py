@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from newsqa.qa.readers.span.features import match_features
 from newsqa.qa.readers.span.model import SpanNetwork, load_network
 from newsqa.qa.readers.span.vectors import PieceVectors
 from tools.span_data import ReadCorpus
@@ -43,7 +42,7 @@ def parity(net: SpanNet, network: SpanNetwork, read: ReadCorpus, pairs: list[tup
     vectors = PieceVectors.load()
     for qi, p in pairs:
         passage, question = read.passages[p], read.questions[qi]
-        feat = np.concatenate([passage.static, match_features(passage, question)], 1)[None]
+        feat = np.concatenate([passage.static, read.featurizer.match(passage, question)], 1)[None]
         ids = passage.atoms.piece_ids
         mask = np.ones((1, len(ids)), dtype=np.float32)
         s, e, null = network.forward(
@@ -73,7 +72,7 @@ def export(net: SpanNet, t: Any, read: ReadCorpus, meta: dict[str, Any], out: Pa
     arrays["meta"] = np.array(json.dumps(meta, ensure_ascii=False))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
+    np.savez(tmp, allow_pickle=False, **arrays)
     tmp.replace(out)
     network, _ = load_network(out)
     rng = random.Random(0)

