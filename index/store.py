@@ -254,6 +254,13 @@ class IndexSnapshot:
         )
         return _article_from_row(row) if row else None
 
+    def latest_articles(self, limit: int) -> list[ArticleRef]:
+        """The articles added last, newest first (what the chat offers as examples)."""
+        rows = self._conn().execute(
+            "SELECT id, title, url, published, source FROM articles ORDER BY rowid DESC LIMIT ?", (limit,)
+        )
+        return [ArticleRef(*r) for r in rows]
+
     def article_passages(self, article_id: str) -> list[Passage]:
         article = self.article(article_id)
         if article is None:

@@ -27,7 +27,9 @@ def build_sample_index(settings: Settings) -> None:
 
 def _bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so that a taken port is a one-line error."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock = socket.socket(
+        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
