@@ -1,19 +1,29 @@
 """Load on a real `newsqa serve`: concurrent clients asking over HTTP; latency percentiles,
-throughput and errors.
+throughput, errors, and the server's memory, for each server configuration in one run.
 
     python -m bench.load [--index DIR] [--threads 8] [--per-thread 200]
+                         [--workers 1 2] [--baseline GIT_REF]
 
 Without --index it builds the bundled sample page into a temporary index first.
-The server runs as `python -m newsqa serve` on a free port of 127.0.0.1 (one
-process, as users run it). Each client thread cycles through the sample's eight
-questions and some rewordings (Traditional Chinese, English, no question mark).
-Goal: 0 errors.
+Each configuration is a `python -m newsqa serve` on a free port of 127.0.0.1:
+this checkout with each `--workers` count, and, with `--baseline REF` (e.g.
+02e04e4, the code before the multi-worker server), that commit exported to a
+temporary directory and served the way it served (one process). Each client
+thread cycles through the sample's eight questions and some rewordings
+(Traditional Chinese, English, no question mark) on one keep-alive connection.
+Goal (issue 14): 8 clients x 200 questions, 0 errors, >= 60 req/s, p95 <= 200 ms.
+
+Memory: RSS of every process of the server (supervisor and workers) summed,
+and PSS (proportional set size: shared pages, e.g. the memory-mapped index
+and the libraries, counted once across the processes), after the load.
 """
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -24,8 +34,8 @@ import numpy as np
 
 from bench.common import report
 from newsqa.resources import SAMPLE_PUBLISHED, SAMPLE_SOURCE, sample_dir
-from testbed import SAMPLE_EXPECTED
-from testbed.server import running_server
+from testbed import REPO, SAMPLE_EXPECTED
+from testbed.server import running_server, server_processes
 
 VARIATIONS = [
     "柳州的市委书记叫什么名字",
@@ -65,6 +75,16 @@ def build_sample(index_dir: Path) -> None:
     )
 
 
+def export(ref: str, target: Path) -> Path:
+    """The tree of commit `ref` of this repository, written under `target`."""
+    archive = target / "baseline.tar"
+    subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "-o", str(archive), ref], check=True)
+    tree = target / "baseline"
+    with tarfile.open(archive) as tar:
+        tar.extractall(tree, filter="tar")
+    return tree
+
+
 def run_load(url: str, threads: int, per_thread: int, asked: list[str]) -> dict:
     latencies: list[float] = []
     server_ms: list[float] = []
@@ -99,8 +119,9 @@ def run_load(url: str, threads: int, per_thread: int, asked: list[str]) -> dict:
             answered += hits
 
     with httpx.Client(base_url=url, timeout=60) as http:  # warm up: first requests pay lazy setup
-        for question in asked[:threads]:
-            http.post("/ask", json={"question": question})
+        for _ in range(3):
+            for question in asked:
+                http.post("/ask", json={"question": question})
     workers = [threading.Thread(target=client, args=(i * 3,)) for i in range(threads)]
     started = time.perf_counter()
     for w in workers:
@@ -110,7 +131,6 @@ def run_load(url: str, threads: int, per_thread: int, asked: list[str]) -> dict:
     seconds = time.perf_counter() - started
     lat = np.array(latencies) if latencies else np.zeros(1)
     return {
-        "threads": threads,
         "requests": threads * per_thread,
         "errors": len(errors),
         "answered": answered,
@@ -120,9 +140,21 @@ def run_load(url: str, threads: int, per_thread: int, asked: list[str]) -> dict:
         "max_ms": round(float(lat.max()), 1),
         "server_p50_ms": round(float(np.percentile(server_ms, 50)), 1) if server_ms else None,
         "req_per_s": round(len(latencies) / seconds, 2),
-        "seconds": round(seconds, 1),
         "first_errors": errors[:3],
     }
+
+
+def memory(url: str) -> dict:
+    """RSS and PSS of every process of the server, in MB."""
+    import psutil
+
+    rss = pss = 0
+    pids = server_processes(url)
+    for pid in pids:
+        info = psutil.Process(pid).memory_full_info()
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+    return {"processes": len(pids), "rss_mb": round(rss / 2**20), "pss_mb": round(pss / 2**20)}
 
 
 def main() -> None:
@@ -137,23 +169,41 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=8, help="Concurrent client threads [8].")
     parser.add_argument("--per-thread", type=int, default=200, help="Questions each thread asks [200].")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="Worker counts to serve with [1 2]."
+    )
+    parser.add_argument(
+        "--baseline", default=None, help="Also serve this git commit (e.g. 02e04e4) the way it served."
+    )
     args = parser.parse_args()
 
     asked = questions()
+    rows = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="newsqa-load-") as tmp:
         index_dir = args.index
         if index_dir is None:
             index_dir = Path(tmp) / "sample-index"
             build_sample(index_dir)
-        with running_server(index_dir, Path(tmp) / "serve.log") as url:
-            row = run_load(url, args.threads, args.per_thread, asked)
-    first_errors = row.pop("first_errors")
+        configs: list[tuple[str, list[str], Path | None]] = []
+        if args.baseline:
+            configs.append((f"{args.baseline} (1 process)", [], export(args.baseline, Path(tmp))))
+        configs += [(f"this, {n} worker(s)", ["--workers", str(n)], None) for n in args.workers]
+        first_errors = {}
+        for name, extra, cwd in configs:
+            log = Path(tmp) / f"serve-{len(rows)}.log"
+            with running_server(index_dir, log, args=extra, cwd=cwd) as url:
+                row = {"server": name, **run_load(url, args.threads, args.per_thread, asked), **memory(url)}
+            first_errors[name] = row.pop("first_errors")
+            rows.append(row)
     report(
         "load",
-        [row],
+        rows,
         index=str(args.index or "bundled sample"),
         questions=len(asked),
-        server="newsqa serve (one uvicorn process)",
+        clients=args.threads,
+        per_client=args.per_thread,
+        load_average_before=round(load_before, 2),
         first_errors=first_errors,
     )
 

@@ -201,8 +201,9 @@ class IndexSnapshot:
         generation = layout.current()
         manifest = Manifest.load(generation)
         try:
-            vectors = FaissStore.load(generation, manifest.dim)
-            bm25 = BM25Index.load(generation / "bm25")
+            # Mapped, not read: a generation never changes, and server workers share the pages.
+            vectors = FaissStore.load(generation, manifest.dim, mmap=True)
+            bm25 = BM25Index.load(generation / "bm25", mmap=True)
         except (OSError, ValueError, RuntimeError) as exc:
             raise IndexCorrupt(
                 f"cannot load the index at {generation} ({exc}): rebuild with `newsqa index build`"

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from newsqa import __version__
 from newsqa.config import Settings
+from newsqa.index.vectors import one_thread_per_search
 from newsqa.web import errors
 from newsqa.web.conversations import ConversationStore
 from newsqa.web.guards import Guards
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, run_dir: Path | None = None) ->
         app.state.conversations = ConversationStore(
             shared / CONVERSATIONS_FILE, settings.conversation_ttl_s, settings.conversations_max
         )
+        one_thread_per_search()  # requests run side by side: each search on one thread
         await anyio.to_thread.run_sync(live.load)
         live.start_watching()
         try:
