@@ -365,7 +365,7 @@ def _phrase_ending_in(noun: str, text: str) -> str | None:
             norm_noun.endswith(normalize(tok.word)) and normalize(text[: tok.end]).endswith(norm_noun)
         ):
             j = i
-            while j > 0 and (_is_nominal(toks[j - 1]) or toks[j - 1].tag in ("v", "vn", "uj", "m", "a")):
+            while j > 0 and (_is_nominal(toks[j - 1]) or toks[j - 1].tag in ("v", "vn", "uj", "m", "a", "f")):
                 if toks[j - 1].tag in ("uj",) and j - 1 == 0:
                     break
                 j -= 1

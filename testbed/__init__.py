@@ -20,3 +20,7 @@ SAMPLE_EXPECTED = Path(__file__).parent / "liuzhou_daily_2024-08_page1.expected.
 def shared_qa_file(name: str) -> Path:
     """A file of the shared dev sets, e.g. 'DRCD_dev.json' (it may be absent: check `.is_file()`)."""
     return SHARED_QA / name
+
+
+DIALOGUES = Path(__file__).parent / "dialogues.json"
+"""Two-turn dialogues for follow-up resolution, over the sample page and the dev sets (hand-written)."""
