@@ -30,6 +30,8 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+# The API docs: ReDoc and Swagger UI put their styles in <style> elements; scripts stay 'self'.
+DOCS_CSP = CSP + "; style-src 'self' 'unsafe-inline'; worker-src 'self' blob:"
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -140,10 +142,17 @@ def templates() -> jinja2.Environment:
     return env
 
 
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    """A page (or a fragment) from templates/, with the headers every page gets."""
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A page (or a fragment) from templates/, with the headers every page gets (`headers`
+    override them)."""
     env: jinja2.Environment = request.app.state.templates
     settings: Settings = request.app.state.settings
     context = {"max_question_chars": settings.max_question_chars, **context}
     html = env.get_template(name).render(context)
-    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
+    return HTMLResponse(html, status_code=status_code, headers={**PAGE_HEADERS, **(headers or {})})

@@ -2,8 +2,9 @@
 
 The Swagger UI and ReDoc scripts come from the `fastapi-offline` package
 (mounted at /docs-assets/ by app.py), not from a CDN, so the docs work
-offline; the pages start them with /static/docs.js, not inline script, so the
-pages keep the same Content-Security-Policy as the others.
+offline; the pages start them with /static/docs.js, not inline script. Their
+Content-Security-Policy is the other pages' with one addition: inline styles,
+which both put in <style> elements.
 """
 
 from importlib.resources import files
@@ -12,7 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
-from newsqa.web.pages import HERE, render
+from newsqa.web.pages import DOCS_CSP, HERE, render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -24,12 +25,12 @@ def assets_dir() -> Path:
 
 @router.get("/docs")
 async def swagger_ui(request: Request) -> Response:
-    return render(request, "docs.html", {"ui": "swagger"})
+    return render(request, "docs.html", {"ui": "swagger"}, headers={"Content-Security-Policy": DOCS_CSP})
 
 
 @router.get("/redoc")
 async def redoc(request: Request) -> Response:
-    return render(request, "docs.html", {"ui": "redoc"})
+    return render(request, "docs.html", {"ui": "redoc"}, headers={"Content-Security-Policy": DOCS_CSP})
 
 
 @router.get("/favicon.ico")
