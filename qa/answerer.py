@@ -55,8 +55,13 @@ class Answerer:
         *,
         settings: Settings | None = None,
         model: str | None = None,
+        embedder: Embedder | None = None,
     ) -> "Answerer":
         """Load the index at `index_dir` (default: the settings' index) with its own embedder.
+
+        Args:
+            embedder: one already loaded, used when it is the index's model (a server
+                reloading the index keeps its embedder instead of loading it again).
 
         Raises:
             IndexNotFound: nothing is built there.
@@ -68,9 +73,10 @@ class Answerer:
         built_with = snapshot.manifest.model
         if model is not None and model != built_with:
             raise IndexMismatch(root, built_with, model)
-        embedder = load_embedder(
-            built_with, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
-        )
+        if embedder is None or embedder.name != built_with:
+            embedder = load_embedder(
+                built_with, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
+            )
         answerer = cls(
             snapshot,
             embedder,

@@ -246,7 +246,12 @@ def resolve(question: str, history: Sequence[Turn]) -> Resolution:
     if not english and _lacks_subject(question):
         subject = topic(prev.understood)
         if subject:
-            return Resolution(subject + _strip_leading(question), Rule.ELLIPSIS, prefer)
+            rest = _strip_leading(question)
+            # "…生产总值同比" + "同比增长多少": the words both have are said once.
+            overlap = next(
+                (n for n in range(min(len(subject), len(rest)), 0, -1) if subject.endswith(rest[:n])), 0
+            )
+            return Resolution(subject[: len(subject) - overlap] + rest, Rule.ELLIPSIS, prefer)
     return Resolution(question)
 
 

@@ -38,6 +38,11 @@ def test_ellipsis_takes_the_previous_topic(question, expected):
     assert got.prefer_article == "gdp"
 
 
+def test_ellipsis_says_shared_words_once():
+    again = Turn("那同比增长多少？", resolved_question="柳州上半年地区生产总值同比增长多少？")
+    assert resolved("那同比增长多少？", again).question == "柳州上半年地区生产总值同比增长多少？"
+
+
 def test_topic_is_what_the_question_is_about():
     assert topic("柳州上半年地区生产总值是多少？") == "柳州上半年地区生产总值"
     assert topic("全区商会调解观摩交流活动举行了几天？") == "全区商会调解观摩交流活动"

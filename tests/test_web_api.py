@@ -389,7 +389,7 @@ def test_a_broken_new_generation_keeps_the_old_one_serving(sample_index, tmp_pat
         (broken / "manifest.json").write_text("{not json", encoding="utf-8")
         (root / "CURRENT").write_text(broken.name + "\n", encoding="utf-8")
         time.sleep(2.5)  # the watcher looks every second
-        assert c.get("/healthz").json() == {"ok": True, "generation": before}
+        assert c.get("/healthz").json()["generation"] == before
         assert c.post("/ask", json={"question": "柳州市委书记是谁？"}).status_code == 200
         reload = c.post("/admin/reload", headers={"Authorization": "Bearer t"})
         assert reload.status_code == 503 and "manifest.json" in reload.json()["error"]

@@ -87,7 +87,11 @@ class LiveAnswerer:
             if self._answerer is not None and pointer == self.generation:
                 return False
             try:
-                answerer = Answerer.load(settings=self.settings)
+                current = self._answerer
+                # The same model as before: keep its embedder (loading one takes seconds).
+                answerer = Answerer.load(
+                    settings=self.settings, embedder=current.embedder if current else None
+                )
             except NewsQAError as exc:
                 self._failed(pointer, exc)
                 logger.warning("index not loaded: %s", exc)

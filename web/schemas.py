@@ -170,6 +170,7 @@ class ErrorOut(BaseModel):
 class HealthOut(BaseModel):
     ok: bool
     generation: str | None
+    worker: int = Field(description="The process id of the worker that answered.")
 
 
 class ReloadOut(BaseModel):

@@ -57,7 +57,9 @@ def run_server(settings: Settings, host: str, port: int, log: bool) -> None:
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{sock.getsockname()[1]}/"
     workers = settings.workers
-    run_dir = Path(tempfile.mkdtemp(prefix="newsqa-serve-"))  # what the workers share
+    # What the workers share. One process keeps its own, removed in its lifespan: uvicorn
+    # re-raises SIGTERM after a single server stops, so no `finally` here would run.
+    run_dir = Path(tempfile.mkdtemp(prefix="newsqa-serve-")) if workers > 1 else None
     config = uvicorn.Config(
         # A factory, not an app: each worker process builds its own (the settings travel pickled).
         functools.partial(create_app, settings, run_dir),
@@ -86,7 +88,8 @@ def run_server(settings: Settings, host: str, port: int, log: bool) -> None:
             Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()
-        shutil.rmtree(run_dir, ignore_errors=True)
+        if run_dir is not None:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @click.command("serve")

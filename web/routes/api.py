@@ -1,6 +1,7 @@
 """The JSON API: /ask, /healthz, /api/index, /admin/reload."""
 
 import logging
+import os
 import secrets
 from typing import Annotated, Any
 
@@ -104,7 +105,7 @@ def ask_get(
 async def healthz(live: LiveDep) -> dict[str, Any]:
     """Whether an index is loaded, and which generation of it."""
     live.current()  # 503 with the reason when none is
-    return {"ok": True, "generation": live.generation}
+    return {"ok": True, "generation": live.generation, "worker": os.getpid()}
 
 
 @router.get("/api/index", responses=error_responses(503))
