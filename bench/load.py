@@ -13,12 +13,17 @@ thread cycles through the sample's eight questions and some rewordings
 (Traditional Chinese, English, no question mark) on one keep-alive connection.
 Goal (issue 14): 8 clients x 200 questions, 0 errors, >= 60 req/s, p95 <= 200 ms.
 
+All servers start first; then the load runs in --rounds rounds in which the
+servers take turns (8 clients x per-thread/rounds questions each), so that on
+a shared machine a change in the background load falls on every server alike.
+
 Memory: RSS of every process of the server (supervisor and workers) summed,
 and PSS (proportional set size: shared pages, e.g. the memory-mapped index
 and the libraries, counted once across the processes), after the load.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -118,10 +123,6 @@ def run_load(url: str, threads: int, per_thread: int, asked: list[str]) -> dict:
             errors.extend(failed)
             answered += hits
 
-    with httpx.Client(base_url=url, timeout=60) as http:  # warm up: first requests pay lazy setup
-        for _ in range(3):
-            for question in asked:
-                http.post("/ask", json={"question": question})
     workers = [threading.Thread(target=client, args=(i * 3,)) for i in range(threads)]
     started = time.perf_counter()
     for w in workers:
@@ -129,11 +130,34 @@ def run_load(url: str, threads: int, per_thread: int, asked: list[str]) -> dict:
     for w in workers:
         w.join()
     seconds = time.perf_counter() - started
+    return {
+        "latencies": latencies,
+        "server_ms": server_ms,
+        "errors": errors,
+        "answered": answered,
+        "seconds": seconds,
+    }
+
+
+def warm_up(url: str, asked: list[str]) -> None:
+    """First requests pay lazy setup (each worker's): a few rounds of every question."""
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for _ in range(3):
+            for question in asked:
+                http.post("/ask", json={"question": question})
+
+
+def combine(parts: list[dict]) -> dict:
+    """One row of figures from the rounds of one server."""
+    latencies = [x for p in parts for x in p["latencies"]]
+    server_ms = [x for p in parts for x in p["server_ms"]]
+    errors = [x for p in parts for x in p["errors"]]
+    seconds = sum(p["seconds"] for p in parts)
     lat = np.array(latencies) if latencies else np.zeros(1)
     return {
-        "requests": threads * per_thread,
+        "requests": len(latencies) + len(errors),
         "errors": len(errors),
-        "answered": answered,
+        "answered": sum(p["answered"] for p in parts),
         "p50_ms": round(float(np.percentile(lat, 50)), 1),
         "p95_ms": round(float(np.percentile(lat, 95)), 1),
         "p99_ms": round(float(np.percentile(lat, 99)), 1),
@@ -175,12 +199,17 @@ def main() -> None:
     parser.add_argument(
         "--baseline", default=None, help="Also serve this git commit (e.g. 02e04e4) the way it served."
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="Rounds the servers take turns in [4]; each is per-thread/rounds.",
+    )
     args = parser.parse_args()
 
     asked = questions()
-    rows = []
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="newsqa-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="newsqa-load-") as tmp, contextlib.ExitStack() as servers:
         index_dir = args.index
         if index_dir is None:
             index_dir = Path(tmp) / "sample-index"
@@ -189,13 +218,28 @@ def main() -> None:
         if args.baseline:
             configs.append((f"{args.baseline} (1 process)", [], export(args.baseline, Path(tmp))))
         configs += [(f"this, {n} worker(s)", ["--workers", str(n)], None) for n in args.workers]
-        first_errors = {}
-        for name, extra, cwd in configs:
-            log = Path(tmp) / f"serve-{len(rows)}.log"
-            with running_server(index_dir, log, args=extra, cwd=cwd) as url:
-                row = {"server": name, **run_load(url, args.threads, args.per_thread, asked), **memory(url)}
-            first_errors[name] = row.pop("first_errors")
-            rows.append(row)
+        # Every server up at once (idle, they cost memory only), then the load in rounds that
+        # take turns: on a shared machine, a change in the background load hits every server alike.
+        urls = [
+            servers.enter_context(
+                running_server(index_dir, Path(tmp) / f"serve-{i}.log", args=extra, cwd=cwd)
+            )
+            for i, (_, extra, cwd) in enumerate(configs)
+        ]
+        for url in urls:
+            warm_up(url, asked)
+        results: list[list[dict]] = [[] for _ in configs]
+        per_round = max(1, args.per_thread // args.rounds)
+        for r in range(args.rounds):
+            order = list(range(len(configs)))
+            order = order[r % len(order) :] + order[: r % len(order)]
+            for i in order:
+                results[i].append(run_load(urls[i], args.threads, per_round, asked))
+        rows = [
+            {"server": name, **combine(parts), **memory(url)}
+            for (name, _, _), parts, url in zip(configs, results, urls, strict=True)
+        ]
+    first_errors = {row["server"]: row.pop("first_errors") for row in rows}
     report(
         "load",
         rows,
@@ -203,7 +247,9 @@ def main() -> None:
         questions=len(asked),
         clients=args.threads,
         per_client=args.per_thread,
+        rounds=args.rounds,
         load_average_before=round(load_before, 2),
+        load_average_after=round(os.getloadavg()[0], 2),
         first_errors=first_errors,
     )
 
