@@ -20,3 +20,8 @@ SAMPLE_EXPECTED = Path(__file__).parent / "liuzhou_daily_2024-08_page1.expected.
 def shared_qa_file(name: str) -> Path:
     """A file of the shared dev sets, e.g. 'DRCD_dev.json' (it may be absent: check `.is_file()`)."""
     return SHARED_QA / name
+
+
+NEWSPAPER_PAGES = Path(__file__).parent / "newspapers"
+"""Plain-text pages of other papers than the sample (composed for testing), each `NAME.txt` with its
+answer key `NAME.expected.json`: every article's title, sub-headlines, byline, paragraphs, credits."""
