@@ -66,7 +66,7 @@ _FURNITURE = re.compile(
     r"|^Page\s+[A-Z]?\d{1,3}\b|第\s*[A-Z]?\d{1,3}\s*版|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*星期[一二三四五六日天]"
 )
 # A line that gives the headline an article had before it was reprinted.
-_ORIGINAL_TITLE = re.compile(r"^[（(【\[]?\s*原(?:标题|標題|题|題)\s*[：:]")
+ORIGINAL_TITLE = re.compile(r"^[（(【\[]?\s*原(?:标题|標題|题|題)\s*[：:]")
 # A headline line that ends on one of these, or a line that begins with one of
 # the others, is half of a headline printed on two lines.
 _TITLE_CONTINUES_AFTER = frozenset("的在与和及对为将把被从向给于让、,，:：—-《“「（(")
@@ -153,7 +153,7 @@ def _classify(line: str) -> Kind:
         return Kind.FURNITURE
     if len(line) <= 150 and _CAPTION.search(line):
         return Kind.CAPTION
-    if _ORIGINAL_TITLE.match(line) and len(line) <= 80:
+    if ORIGINAL_TITLE.match(line) and len(line) <= 80:
         return Kind.ORIGINAL_TITLE
     if _BRACKETED_BYLINE.match(line):
         return Kind.BYLINE

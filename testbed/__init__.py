@@ -25,3 +25,7 @@ def shared_qa_file(name: str) -> Path:
 NEWSPAPER_PAGES = Path(__file__).parent / "newspapers"
 """Plain-text pages of other papers than the sample (composed for testing), each `NAME.txt` with its
 answer key `NAME.expected.json`: every article's title, sub-headlines, byline, paragraphs, credits."""
+
+SITE = Path(__file__).parent / "site"
+"""A small news web site for offline tests and benches: article pages of several site templates
+(one in GBK), pages that are not articles, with an answer key in `news/expected.json`."""
