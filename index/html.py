@@ -31,7 +31,7 @@ _PAYWALLED = re.compile(r""""isAccessibleForFree"\s*:\s*(?:false|"false"|"False"
 _LINK = re.compile(r"<a\s[^>]*href", re.IGNORECASE)
 # Separators between a headline and the site's name in a <title>: "标题_频道_某某网", "Title - Site".
 _TITLE_SEPARATORS = re.compile(r"\s*(?:_|--|——|\s[-–—|]\s|\||｜)\s*")
-_HOSTNAME_LIKE = re.compile(r"^[\w.-]+\.[a-z]{2,}$", re.IGNORECASE)
+_HOSTNAME_LIKE = re.compile(r"^[\w.-]+\.[\w-]+(?::\d+)?$")
 
 
 class NotAnArticle(ValueError):
@@ -102,7 +102,7 @@ def extract_article(
         raise NotAnArticle(
             "behind a paywall (the page marks itself isAccessibleForFree: false): only a teaser is there"
         )
-    doc = trafilatura.bare_extraction(
+    found = trafilatura.bare_extraction(
         html,
         url=meta.url,
         with_metadata=True,
@@ -111,7 +111,7 @@ def extract_article(
         favor_precision=True,
     )
     links = len(_LINK.findall(html))
-    doc = doc.as_dict() if doc is not None else {}
+    doc: dict = found if isinstance(found, dict) else found.as_dict() if found is not None else {}
     if not (doc.get("text") or "").strip():
         raise NotAnArticle(_no_text_reason(0, links))
     title = _headline(str(doc.get("title") or ""), html)
@@ -135,6 +135,26 @@ def extract_article(
         byline=_byline(doc.get("author")),
         subtitles=tuple(original_titles),
     )
+
+
+_BLOCK_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre")
+
+
+def html_fragment_text(fragment: str) -> str:
+    """The text of an HTML fragment (a feed item's content), one block element per line."""
+    import lxml.html
+    from lxml.etree import ParserError
+
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (ParserError, ValueError):
+        return ""
+    for junk in list(root.iter("script", "style", "figcaption")):
+        junk.drop_tree()
+    blocks = [el for el in root.iter(*_BLOCK_TAGS) if not any(True for _ in el.iterdescendants(*_BLOCK_TAGS))]
+    pieces = [el.text_content() for el in blocks] if blocks else [root.text_content()]
+    lines = [" ".join(piece.split()) for piece in pieces]
+    return "\n".join(line for line in lines if line)
 
 
 def _no_text_reason(chars: int, links: int) -> str:

@@ -29,3 +29,7 @@ answer key `NAME.expected.json`: every article's title, sub-headlines, byline, p
 SITE = Path(__file__).parent / "site"
 """A small news web site for offline tests and benches: article pages of several site templates
 (one in GBK), pages that are not articles, with an answer key in `news/expected.json`."""
+
+WIRE_ARTICLES = Path(__file__).parent / "wire" / "articles.jsonl"
+"""Wire stories with their reprints by other papers, and hard negatives, each with its gold `story`
+(composed for testing; every article's `id` ends in `-orig` for the original wire copy)."""
