@@ -37,6 +37,11 @@ class FeedError(ValueError):
 class ItemSkipped(ValueError):
     """One item gave no article; the message names the item and says why."""
 
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+        """Its page may be fetched next time (a timeout, a 5xx): `watch` tries it again."""
+
 
 @dataclass(frozen=True)
 class FeedItem:
@@ -222,7 +227,7 @@ def item_article(
             default_published=item.published or default_published,
         )
     except FetchError as exc:
-        raise ItemSkipped(f"{label}: {exc}") from exc
+        raise ItemSkipped(f"{label}: {exc}", transient=exc.transient) from exc
     except NotAnArticle as exc:
         raise ItemSkipped(f"{label}: {item.link} is {exc}") from exc
     # The feed's title and date are what the publisher says; a page's may be cut or guessed.

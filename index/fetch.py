@@ -76,10 +76,12 @@ class Fetched:
 class FetchError(Exception):
     """A URL could not be fetched; the message is one line naming it and saying why."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, *, transient: bool = False) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
+        self.transient = transient
+        """Worth trying again later: a timeout, no connection, a 429 or 5xx, robots.txt unreachable."""
 
 
 def is_url(text: str) -> bool:
@@ -137,6 +139,11 @@ class Fetcher:
             if not is_url(current):
                 raise FetchError(url, f"not an http(s) URL: {current}")
             if self.policy.robots and not self.allowed(current):
+                site = f"{urlsplit(current).scheme}://{_host(current)}"
+                if self._robots.get(site, (0.0, None))[1] is None:
+                    raise FetchError(
+                        current, f"robots.txt of {_host(current)} is unreachable", transient=True
+                    )
                 raise FetchError(current, f"robots.txt of {_host(current)} disallows it for {ROBOTS_AGENT}")
             status, response_headers, body = self._request(current, headers)
             if status in (301, 302, 303, 307, 308) and "location" in response_headers:
@@ -145,7 +152,9 @@ class Fetcher:
             if status == 304:
                 return Fetched(url, current, 304, etag=etag, last_modified=last_modified)
             if status >= 400:
-                raise FetchError(current, f"HTTP {status} {_reason(status)}")
+                raise FetchError(
+                    current, f"HTTP {status} {_reason(status)}", transient=status in RETRY_STATUS
+                )
             content_type = response_headers.get("content-type", "")
             return Fetched(
                 url,
@@ -220,7 +229,7 @@ class Fetcher:
             if attempt + 1 < tries:
                 self._sleep(self.policy.backoff * 2**attempt)
         tried = f", tried {tries} times" if tries > 1 else ""
-        raise FetchError(url, failure + tried)
+        raise FetchError(url, failure + tried, transient=True)
 
     def _read_body(self, url: str, response: object) -> bytes:
         chunks = []

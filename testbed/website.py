@@ -40,6 +40,8 @@ class Resource:
     modified: float = field(default_factory=time.time)
     conditional: bool = True
     """Whether ETag/Last-Modified are sent and honoured."""
+    failures: int = 0
+    """Answer this many requests with 503 (and Retry-After: 0) before answering properly."""
 
     @property
     def etag(self) -> str:
@@ -79,13 +81,14 @@ class Website:
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
         conditional: bool = True,
+        failures: int = 0,
     ) -> str:
         """Serve `body` at `path` (replacing what was there); returns its full URL."""
         data = body.encode("utf-8") if isinstance(body, str) else body
         kind = content_type or _TYPES.get(Path(path).suffix, "text/html; charset=utf-8")
         with self._lock:
             self.resources[path] = Resource(
-                data, kind, status, dict(headers or {}), delay, time.time(), conditional
+                data, kind, status, dict(headers or {}), delay, time.time(), conditional, failures
             )
         return self.url + path
 
@@ -108,6 +111,12 @@ class Website:
         with self._lock:
             resource = self.resources.get(path.split("?", 1)[0])
         status = 404 if resource is None else resource.status
+        if resource is not None and resource.failures > 0:
+            with self._lock:
+                resource.failures -= 1
+            with self._lock:
+                self.log.append(Request(path, headers, 503))
+            return resource, 503
         if resource is not None and resource.status == 200 and resource.conditional:
             if headers.get("if-none-match") == resource.etag:
                 status = 304
@@ -133,7 +142,9 @@ def _handler(site: Website) -> type[BaseHTTPRequestHandler]:
                 body = b"<html><body><h1>404 Not Found</h1></body></html>"
             try:
                 self.send_response(status)
-                if resource is not None:
+                if status == 503:
+                    self.send_header("Retry-After", "0")
+                elif resource is not None:
                     self.send_header("Content-Type", resource.content_type)
                     for key, value in resource.headers.items():
                         self.send_header(key, value)
