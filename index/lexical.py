@@ -12,6 +12,7 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -130,7 +131,7 @@ class BM25Index:
         """The index saved in `directory`; with `mmap`, the postings are mapped read-only (for
         serving: processes share one copy in the page cache)."""
         terms = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         arrays = {
             name: np.load(directory / f"{name}.npy", mmap_mode=mode, allow_pickle=False)
             for name in ("indptr", "docs", "doc_len", "rows")
@@ -174,6 +175,13 @@ class BM25Update:
         return bool(self._rows or self._removed)
 
     def apply(self) -> BM25Index:
+        if self._removed and self._rows:
+            # A passage added and removed in the same update (a story's canonical article replaced).
+            keep = [i for i, row in enumerate(self._rows) if row not in self._removed]
+            self._terms = [self._terms[i] for i in keep]
+            self._tf = [self._tf[i] for i in keep]
+            self._rows = [self._rows[i] for i in keep]
+            self._lens = [self._lens[i] for i in keep]
         p = self.base._p
         # Expand the existing postings to (term, position, tf) triples, drop removed rows.
         term_of = np.repeat(np.arange(len(p.indptr) - 1, dtype=np.int64), np.diff(p.indptr))

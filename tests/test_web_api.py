@@ -31,6 +31,7 @@ ANSWER_FIELDS = {
     "url": (str, type(None)),
     "published": (str, type(None)),
     "source": (str, type(None)),
+    "also_in": list,
     "start": int,
     "end": int,
     "sentence_start": int,
@@ -43,6 +44,7 @@ PASSAGE_FIELDS = {
     "url": (str, type(None)),
     "published": (str, type(None)),
     "source": (str, type(None)),
+    "also_in": list,
     "text": str,
     "score": float,
     "start": int,
@@ -273,7 +275,7 @@ def test_one_shape_for_the_answer(client):
     assert read <= set(AnswerOut.model_fields)
     assert cited <= set(AnswerOut.model_fields) | set(PassageOut.model_fields)
     assert {"text", "article_id", "passage_id", "start", "end"} <= read
-    assert {"title", "url", "source", "published"} <= cited
+    assert {"title", "url", "source", "published", "also_in"} <= cited
     assert set(re.findall(r"\breply\.(\w+)", template)) <= set(AskResponse.model_fields)
 
 

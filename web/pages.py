@@ -55,6 +55,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "offline": "无法连接服务器，请检查网络后再试。",
         "unreadable": "服务器返回了无法读取的内容（HTTP {status}）。",
         "count": "（{n}）",
+        "also_in": "另见：",
+        "list_separator": "、",
     },
     "en": {
         "no_answer": "No answer found",
@@ -71,6 +73,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "offline": "Cannot reach the server: check the connection and try again.",
         "unreadable": "The server sent something unreadable (HTTP {status}).",
         "count": " ({n})",
+        "also_in": "also in ",
+        "list_separator": ", ",
     },
 }
 # The messages chat.js shows itself (before or without a reply from the server).

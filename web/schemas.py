@@ -120,6 +120,7 @@ class AnswerOut(BaseModel):
     url: str | None
     published: str | None
     source: str | None
+    also_in: list[str] = Field(description="Other sources that printed the same story (wire copies).")
     start: int = Field(description="Offset of the answer in the article text (characters).")
     end: int
     sentence_start: int = Field(description="Offset of the sentence in the article text.")
@@ -133,6 +134,7 @@ class PassageOut(BaseModel):
     url: str | None
     published: str | None
     source: str | None
+    also_in: list[str] = Field(description="Other sources that printed the same story (wire copies).")
     text: str
     score: float
     start: int = Field(description="Offset of the passage in the article text (characters).")
