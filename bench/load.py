@@ -17,6 +17,11 @@ All servers start first; then the load runs in --rounds rounds in which the
 servers take turns (8 clients x per-thread/rounds questions each), so that on
 a shared machine a change in the background load falls on every server alike.
 
+CPU: the server's CPU seconds (all its processes) per request. Latency and
+throughput on a shared machine measure the machine; CPU per request measures
+the server: on 2 free cores, N >= 2 workers can serve at most about
+2000 / cpu_ms_per_req requests per second.
+
 Memory: RSS of every process of the server (supervisor and workers) summed,
 and PSS (proportional set size: shared pages, e.g. the memory-mapped index
 and the libraries, counted once across the processes), after the load.
@@ -147,6 +152,17 @@ def warm_up(url: str, asked: list[str]) -> None:
                 http.post("/ask", json={"question": question})
 
 
+def cpu_seconds(url: str) -> float:
+    """CPU time (user + system) the server's processes have used so far."""
+    import psutil
+
+    total = 0.0
+    for pid in server_processes(url):
+        times = psutil.Process(pid).cpu_times()
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
 def combine(parts: list[dict]) -> dict:
     """One row of figures from the rounds of one server."""
     latencies = [x for p in parts for x in p["latencies"]]
@@ -164,6 +180,8 @@ def combine(parts: list[dict]) -> dict:
         "max_ms": round(float(lat.max()), 1),
         "server_p50_ms": round(float(np.percentile(server_ms, 50)), 1) if server_ms else None,
         "req_per_s": round(len(latencies) / seconds, 2),
+        # CPU the server spent per request: unlike latency, it hardly depends on what else runs.
+        "cpu_ms_per_req": round(1000 * sum(p["cpu_s"] for p in parts) / max(len(latencies), 1), 1),
         "first_errors": errors[:3],
     }
 
@@ -234,7 +252,10 @@ def main() -> None:
             order = list(range(len(configs)))
             order = order[r % len(order) :] + order[: r % len(order)]
             for i in order:
-                results[i].append(run_load(urls[i], args.threads, per_round, asked))
+                before = cpu_seconds(urls[i])
+                part = run_load(urls[i], args.threads, per_round, asked)
+                part["cpu_s"] = cpu_seconds(urls[i]) - before
+                results[i].append(part)
         rows = [
             {"server": name, **combine(parts), **memory(url)}
             for (name, _, _), parts, url in zip(configs, results, urls, strict=True)

@@ -1,8 +1,8 @@
 """Follow-up questions: what a question means after the turns before it.
 
-People in a chat don't repeat themselves. After "柳州上半年地区生产总值是多少？"
+People in a chat don't repeat themselves. After "全市上半年地区生产总值是多少？"
 they ask "那同比增长多少？", "那下半年呢？", "为什么？" or "还有呢？"; after
-"柳州市委书记是谁？" they ask "他出席了什么会议？". `resolve` rewrites such a
+"市委书记是谁？" they ask "他出席了什么会议？". `resolve` rewrites such a
 follow-up into a question that stands on its own, using the previous turn:
 
 - **more** (还有呢 / 还有谁 / what else): the previous question again, without
@@ -175,7 +175,7 @@ def _bare(text: str) -> str:
 
 # ---------------------------------------------------------------- the topic of a question
 def topic(question: str) -> str:
-    """What a question is about: "柳州上半年地区生产总值是多少？" → "柳州上半年地区生产总值".
+    """What a question is about: "全市上半年地区生产总值是多少？" → "全市上半年地区生产总值".
 
     The words before the question word, up to the last noun among them; when the
     question word comes first, the nouns after it.
@@ -275,7 +275,7 @@ def _why(prev: Turn, english: bool) -> str:
 
 
 def _substitute(bare: str, written: str, prev: Turn) -> str | None:
-    """ "那下半年呢" after "柳州上半年地区生产总值是多少": 下半年 takes the place of 上半年."""
+    """ "那下半年呢" after "全市上半年地区生产总值是多少": 下半年 takes the place of 上半年."""
     match = _SUBSTITUTE.match(bare)
     if not match or len(written) != len(bare):
         return None
@@ -298,7 +298,7 @@ def _substitute(bare: str, written: str, prev: Turn) -> str | None:
     subject = topic(old)
     if kind == "time" and subject:
         at = old.find(subject)
-        # A time goes after the place that starts the topic ("柳州" + "去年" + ...), else in front.
+        # A time goes after the place that starts the topic ("南宁" + "去年" + ...), else in front.
         first = _tokens(subject)[0]
         if first.tag == "ns":
             at += first.end
