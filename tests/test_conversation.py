@@ -234,3 +234,20 @@ def test_more_does_not_repeat_the_answer(answerer):
     more = answerer.ask("还有呢？", context=[turn_of(first)])
     assert more.resolved_question == first.question
     assert more.answer is None or more.answer.text != first.answer.text
+
+
+def test_the_previous_article_is_preferred_not_forced(answerer):
+    from newsqa.qa.retrieval import PREFER_BOOST
+
+    question = "同比增长多少？"
+    plain = answerer.retriever.search(question, 20)
+    article = plain[-1].article.id  # the least likely article among the candidates
+    preferred = answerer.retriever.search(question, 20, prefer_article=article)
+    before = {h.passage.id: h.score for h in plain}
+    for hit in preferred:
+        if hit.passage.id in before:
+            boost = PREFER_BOOST if hit.article.id == article else 0.0
+            assert hit.score == pytest.approx(before[hit.passage.id] + boost)
+    assert {h.article.id for h in preferred} - {article}  # other articles still come back
+    unknown = answerer.retriever.search(question, 20, prefer_article="no-such-article")
+    assert [h.passage.id for h in unknown] == [h.passage.id for h in plain]
