@@ -3,11 +3,14 @@
 Each operation writes a complete new generation beside the live one and
 publishes it with one atomic pointer swap (see index/layout.py). Articles are
 upserted by id: an article already indexed with the same content is left
-alone, so adding the same source twice changes nothing.
+alone, so adding the same source twice changes nothing. Wire copies are folded
+into their story as they arrive (index/dedup.py): a copy is stored without
+passages, and only its story's canonical article is indexed.
 """
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,7 @@ import numpy as np
 
 from newsqa.errors import IndexMismatch, NothingIndexed
 from newsqa.index.chunking import PassageSplitter
+from newsqa.index.dedup import WireCopies
 from newsqa.index.embedders import Embedder
 from newsqa.index.layout import IndexLayout, Manifest, utc_now
 from newsqa.index.lexical import K1, B, BM25Index, BM25Update
@@ -43,6 +47,8 @@ class WriteReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    copies: int = 0
+    """Of the added and updated articles, how many are wire copies folded into a story."""
     passages_added: int = 0
     problems: list[SourceProblem] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
@@ -54,6 +60,8 @@ class WriteReport:
 
     def summary(self) -> str:
         parts = [f"{self.added} added", f"{self.updated} updated", f"{self.unchanged} unchanged"]
+        if self.copies:
+            parts.append(f"{self.copies} of them wire copies folded into their stories")
         if self.removed:
             parts.append(f"{self.removed} removed")
         line = (
@@ -77,8 +85,10 @@ class IndexWriter:
         *,
         progress: bool = False,
         on_problem: Callable[[SourceProblem], None] | None = None,
+        dedup_threshold: float | None = None,
     ) -> None:
         self.layout = IndexLayout(root)
+        self.dedup_threshold = dedup_threshold
         self.embedder = embedder
         self.splitter = splitter or PassageSplitter()
         self.ann = ann or AnnParams()
@@ -98,29 +108,13 @@ class IndexWriter:
             return self._write(sources, base=base)
 
     def remove(self, article_ids: Iterable[str]) -> WriteReport:
-        """Remove articles by id; ids not in the index are reported in `not_found`."""
-        started = time.perf_counter()
+        """Remove articles by id; ids not in the index are reported in `not_found`.
+
+        When a removed article was the canonical one of a story, the earliest of its wire
+        copies takes its place and is indexed.
+        """
         with self.layout.writing():
-            base = self.layout.current()
-            manifest = self._check_model(base)
-            generation = self.layout.new_generation()
-            try:
-                db = ArticleDB.copy_of(base / DB_FILE, generation / DB_FILE)
-                wanted = list(dict.fromkeys(article_ids))
-                found = db.existing(wanted)
-                rows = db.passage_rows(found)
-                db.delete_articles(found)
-                vectors = FaissStore.load(base, manifest.dim)
-                vectors.remove(np.asarray(rows, dtype=np.int64))
-                vectors.finalize()
-                bm25 = BM25Index.load(base / "bm25").updated(remove_rows=set(rows))
-                report = WriteReport(removed=len(found), not_found=[a for a in wanted if a not in set(found)])
-                self._finish(generation, db, vectors, bm25, manifest, report)
-            except BaseException:
-                self.layout.discard(generation)
-                raise
-        report.seconds = time.perf_counter() - started
-        return report
+            return self._write([], base=self.layout.current(), remove=list(dict.fromkeys(article_ids)))
 
     # ---------- internals ----------
     def _check_model(self, generation: Path) -> Manifest:
@@ -129,9 +123,12 @@ class IndexWriter:
             raise IndexMismatch(self.layout.root, manifest.model, self.embedder.name)
         return manifest
 
-    def _write(self, sources: Iterable[Article | SourceProblem], base: Path | None) -> WriteReport:
+    def _write(
+        self, sources: Iterable[Article | SourceProblem], base: Path | None, remove: list[str] | None = None
+    ) -> WriteReport:
         started = time.perf_counter()
-        self.embedder.warm_up()
+        if remove is None:
+            self.embedder.warm_up()  # removing embeds only when a story's copy takes its place
         manifest = self._check_model(base) if base is not None else None
         generation = self.layout.new_generation()
         try:
@@ -148,13 +145,23 @@ class IndexWriter:
                 bm25 = BM25Index.empty()
                 manifest = Manifest(model=self.embedder.name, dim=self.embedder.dim)
             report = WriteReport()
-            bm25 = self._ingest(sources, db, vectors, bm25, report)
+            stories = WireCopies() if self.dedup_threshold is None else WireCopies(self.dedup_threshold)
+            removed_rows: list[int] = []
+            released: list[Article] = []
+            if remove:
+                found = db.existing(remove)
+                report.removed, report.not_found = len(found), [a for a in remove if a not in set(found)]
+                removed_rows = db.passage_rows(found)
+                released = stories.release(db, found)
+                db.delete_articles(found)
+            bm25 = self._ingest(sources, db, vectors, bm25, report, stories, removed_rows, released)
             if report.added + report.updated + report.unchanged == 0 and report.problems:
+                kept = "the existing index is unchanged" if self.layout.exists() else "no index was written"
                 raise NothingIndexed(
                     f"nothing could be indexed: all {len(report.problems)} sources or records were "
-                    "skipped (see the messages above); the existing index is unchanged"
+                    f"skipped (see the messages above); {kept}"
                 )
-            if base is not None and report.added + report.updated == 0:
+            if base is not None and report.added + report.updated + report.removed == 0:
                 # Nothing new: keep the live generation as it is.
                 db.commit_and_close()
                 self.layout.discard(generation)
@@ -176,14 +183,19 @@ class IndexWriter:
         vectors: FaissStore,
         bm25: BM25Index,
         report: WriteReport,
+        stories: WireCopies,
+        removed_rows: list[int],
+        released: list[Article],
     ) -> BM25Index:
+        """Store, split, embed and BM25-index `sources`; articles in `released` (wire copies whose
+        canonical article went away) are placed again first, without counting as added."""
         from tqdm import tqdm
 
         next_row = db.next_row()
         pending: list[tuple[Passage, str]] = []
         lexical = BM25Update(bm25)
-        removed_rows: list[int] = []
         seen: set[str] = set()
+        replaced: deque[Article] = deque(released)
         bar = tqdm(desc="indexing", unit=" passages", disable=not self.progress, leave=False)
 
         def flush() -> None:
@@ -196,24 +208,40 @@ class IndexWriter:
             bar.update(len(pending))
             pending.clear()
 
-        for item in sources:
+        stream = iter(sources)
+        while True:
+            # Copies taken out of a story whose canonical article went away are placed again first.
+            again = bool(replaced)
+            item: Article | SourceProblem | None = replaced.popleft() if again else next(stream, None)
+            if item is None:
+                break
             if isinstance(item, SourceProblem):
                 report.problems.append(item)
                 self.on_problem(item)
                 continue
-            if item.id in seen:
+            if not again:
+                if item.id in seen:
+                    continue
+                seen.add(item.id)
+                old = db.fingerprint(item.id)
+                if old == item.fingerprint:
+                    report.unchanged += 1
+                    continue
+                if old is not None:
+                    removed_rows += db.passage_rows([item.id])
+                    replaced.extendleft(reversed(stories.release(db, [item.id])))
+                    db.delete_articles([item.id])
+                    report.updated += 1
+                else:
+                    report.added += 1
+            placement = stories.place(db, item)
+            if placement.copy_of is not None:
+                db.insert(item, [])
+                report.copies += not again
                 continue
-            seen.add(item.id)
-            old = db.fingerprint(item.id)
-            if old == item.fingerprint:
-                report.unchanged += 1
-                continue
-            if old is not None:
-                removed_rows += db.passage_rows([item.id])
-                db.delete_articles([item.id])
-                report.updated += 1
-            else:
-                report.added += 1
+            if placement.demoted is not None:
+                removed_rows += db.passage_rows([placement.demoted])
+                db.delete_passages([placement.demoted])
             passages = []
             for p in self.splitter.split(item):
                 passages.append(Passage(p.id, p.article_id, p.ordinal, p.text, p.start, p.end, row=next_row))

@@ -82,7 +82,7 @@ def test_bad_questions_are_clear_errors(answerer):
 
 def test_result_serialises_to_the_documented_shape(answerer):
     data = answerer.ask("柳州市委书记是谁？").to_dict()
-    assert set(data) == {"question", "answer", "alternatives", "passages", "took_ms"}
+    assert set(data) == {"question", "resolved_question", "answer", "alternatives", "passages", "took_ms"}
     assert set(data["answer"]) == {
         "sentence_start",
         "sentence_end",
@@ -95,6 +95,7 @@ def test_result_serialises_to_the_documented_shape(answerer):
         "url",
         "published",
         "source",
+        "also_in",
         "start",
         "end",
     }
@@ -105,6 +106,7 @@ def test_result_serialises_to_the_documented_shape(answerer):
         "url",
         "published",
         "source",
+        "also_in",
         "text",
         "score",
         "start",
@@ -218,3 +220,14 @@ def test_names_written_with_interpuncts_are_answered_whole(tmp_path):
         assert answer is not None, question
         check_verbatim(answerer, answer)
         assert answer.text == name
+
+
+def test_the_default_embedder_matches_english_questions_to_chinese_text_by_meaning(sample_index):
+    # Dense search alone: the fused score leans on BM25, which cannot match across languages.
+    answerer = Answerer.load(sample_index)
+    vector = answerer.embedder.embed_queries(
+        ["How many teams took part in the final of the etiquette contest?"]
+    )[0]
+    rows, _ = answerer.snapshot.dense_search(vector, 1)
+    (best,) = answerer.snapshot.passages(rows.tolist()).values()
+    assert "礼仪" in best.article.title

@@ -14,6 +14,7 @@ from newsqa.errors import NewsQAError
 
 if TYPE_CHECKING:
     from newsqa.index.builder import IndexWriter
+    from newsqa.index.fetch import Fetcher
     from newsqa.index.sources import SourceProblem
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -114,6 +115,12 @@ serve_options = options(
         show_default=True,
         help="Port to listen on (0: any free port).",
     ),
+    click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=None,
+        help="Worker processes, each answering on its own core [default: $NEWSQA_WORKERS, else 2].",
+    ),
 )
 
 
@@ -136,6 +143,20 @@ def index_writer(settings: Settings) -> "IndexWriter":
         PassageSplitter(settings.passage_chars, settings.passage_overlap),
         progress=sys.stderr.isatty(),
         on_problem=echo_problem,
+    )
+
+
+def fetcher(settings: Settings) -> "Fetcher":
+    """A web fetcher with the settings' timeout, retries, per-host interval and User-Agent."""
+    from newsqa.index.fetch import DEFAULT_USER_AGENT, Fetcher, FetchPolicy
+
+    return Fetcher(
+        FetchPolicy(
+            user_agent=settings.user_agent or DEFAULT_USER_AGENT,
+            timeout=settings.fetch_timeout,
+            retries=settings.fetch_retries,
+            host_interval=settings.fetch_host_interval,
+        )
     )
 
 
