@@ -17,7 +17,7 @@ TOP_K_MAX = 20
 # The most earlier turns one /ask request may send as its conversation's context.
 CONTEXT_TURNS_MAX = 10
 # The built-in readers, by the names --reader and NEWSQA_READER take.
-READERS = ("features",)
+READERS = ("span", "features")
 
 
 def default_index_dir() -> Path:
@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=TOP_K_MAX, description="Passages returned per question.")
     reader: str = Field(
         "features",
-        description="'features' (the built-in feature reader), or 'hf:<name-or-path>' for a "
-        "transformers question-answering model.",
+        description="'span' (the trained span reader), 'features' (the feature reader), or "
+        "'hf:<name-or-path>' for a transformers question-answering model.",
     )
     abstain_below: float | None = Field(
         None,

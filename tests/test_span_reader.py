@@ -134,11 +134,15 @@ def test_answers_are_verbatim_whole_words_that_slice_the_article(
 
 
 def _all_words(text: str) -> list[str]:
-    import rjieba
+    """The reader's segmentation: rjieba's words, with a unit cut off after a number."""
+    return list(segment(text).texts)
 
-    from newsqa.index.text import normalize
 
-    return list(rjieba.cut(normalize(text)))
+def test_a_unit_after_a_number_ends_a_word() -> None:
+    # rjieba gives "1" + "日起": a date must be able to end at 日
+    assert "日" in segment("条例将于2024年8月1日起施行。").texts
+    assert "日起" not in segment("条例将于2024年8月1日起施行。").texts
+    assert "日起" in segment("日起有功").texts  # no number before it: left alone
 
 
 def test_spans_never_cut_a_word_on_dev_paragraphs(shared_qa: Path, tokenizer: PieceTokenizer) -> None:

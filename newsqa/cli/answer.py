@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 reader_option = click.option(
     "--reader",
     default=None,
-    help="features (the built-in feature reader) or hf:<name-or-path> for a transformers QA model.",
+    help="span (the trained span reader), features (the feature reader) "
+    "or hf:<name-or-path> for a transformers QA model.",
 )
 
 

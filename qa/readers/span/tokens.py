@@ -225,7 +225,7 @@ def segment(text: str) -> Words:
     folded = normalize(text)
     starts, ends, tags, texts = [], [], [], []
     at = 0
-    for word, tag in rjieba.tag(folded):
+    for word, tag in _unit_split(rjieba.tag(folded)):
         starts.append(at)
         at += len(word)
         ends.append(at)
@@ -236,6 +236,23 @@ def segment(text: str) -> Words:
     return Words(
         np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64), tuple(tags), tuple(texts)
     )
+
+
+# A date or count unit right after a number closes it: rjieba glues "1日起" into "1" + "日起",
+# and an answer must be able to end at "日".
+UNIT_HEADS = frozenset("年月日号时点分秒")
+
+
+def _unit_split(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Cut a unit character off the front of the word it leads when a number ends the word before."""
+    out: list[tuple[str, str]] = []
+    for word, tag in tagged:
+        if len(word) > 1 and word[0] in UNIT_HEADS and out and out[-1][0][-1:].isdigit():
+            out.append((word[0], "q"))
+            out.append((word[1:], tag))
+        else:
+            out.append((word, tag))
+    return out
 
 
 @dataclass(frozen=True)
