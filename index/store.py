@@ -7,16 +7,19 @@ it is read as a slice of its article's text.
 """
 
 import json
+import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
 from newsqa.errors import IndexCorrupt
-from newsqa.index.layout import IndexLayout, Manifest
+from newsqa.index.layout import PIN, IndexLayout, Manifest
 from newsqa.index.lexical import BM25Index
 from newsqa.index.types import Article, ArticleRef, Passage
 from newsqa.index.vectors import FaissStore
@@ -58,6 +61,12 @@ WHERE p.row IN ({marks})
 """
 
 
+def read_only_uri(path: Path, *, immutable: bool = False) -> str:
+    """A SQLite URI opening `path` read-only; the path is quoted, so `?` or `#` in it stay part of it."""
+    uri = f"file:{quote(str(Path(path).absolute()))}?mode=ro"
+    return uri + "&immutable=1" if immutable else uri
+
+
 @dataclass(frozen=True)
 class StoredPassage:
     passage: Passage
@@ -91,7 +100,7 @@ class ArticleDB:
 
     @classmethod
     def copy_of(cls, source: Path, target: Path) -> "ArticleDB":
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        src = sqlite3.connect(read_only_uri(source), uri=True)
         dst = sqlite3.connect(target)
         with dst:
             src.backup(dst)
@@ -167,6 +176,17 @@ class ArticleDB:
         passages = self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
         return articles, passages
 
+    def passage_views(self, rows: list[int]) -> Iterator[tuple[int, str]]:
+        """(row, title + newline + passage text) of the passages at `rows`, 500 at a time."""
+        for chunk in range(0, len(rows), 500):
+            part = rows[chunk : chunk + 500]
+            marks = ",".join("?" * len(part))
+            yield from self.conn.execute(
+                "SELECT p.row, a.title || char(10) || substr(a.text, p.start + 1, p.end - p.start) "
+                f"FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.row IN ({marks})",
+                part,
+            )
+
     def commit_and_close(self) -> None:
         self.conn.commit()
         self.conn.close()
@@ -186,8 +206,9 @@ class IndexSnapshot:
         self.manifest = manifest
         self.vectors = vectors
         self.bm25 = bm25
-        self._db_uri = f"file:{generation / DB_FILE}?mode=ro&immutable=1"
+        self._db_uri = read_only_uri(generation / DB_FILE, immutable=True)
         self._local = threading.local()
+        self._unpin: weakref.finalize | None = None
 
     @classmethod
     def open(cls, root: Path | str) -> "IndexSnapshot":
@@ -199,6 +220,24 @@ class IndexSnapshot:
         """
         layout = IndexLayout(root)
         generation = layout.current()
+        pin = layout.pin(generation)
+        if pin is None and (generation / PIN).exists():
+            # A writer is deleting it right now: CURRENT has moved on since we read it.
+            generation = layout.current()
+            pin = layout.pin(generation)
+        try:
+            snapshot = cls._load(layout, generation)
+        except BaseException:
+            if pin is not None:
+                os.close(pin)
+            raise
+        if pin is not None:
+            # Held while the snapshot lives, so that no writer deletes the generation under it.
+            snapshot._unpin = weakref.finalize(snapshot, os.close, pin)
+        return snapshot
+
+    @classmethod
+    def _load(cls, layout: IndexLayout, generation: Path) -> "IndexSnapshot":
         manifest = Manifest.load(generation)
         try:
             vectors = FaissStore.load(generation, manifest.dim)
@@ -303,6 +342,8 @@ class IndexSnapshot:
         if conn is not None:
             conn.close()
             self._local.conn = None
+        if self._unpin is not None:
+            self._unpin()
 
     def check(self) -> None:
         """Raise IndexCorrupt when the parts of the index disagree on how many passages there are."""
@@ -312,3 +353,84 @@ class IndexSnapshot:
                 f"the index at {self.generation} is inconsistent ({n_db} passages, "
                 f"{len(self.vectors)} vectors, {len(self.bm25)} BM25 rows): rebuild it"
             )
+
+
+class ArticleReader:
+    """Read-only access to one generation's SQLite file, for checking and repairing an index."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        self.path = path
+        self.conn = sqlite3.connect(read_only_uri(path), uri=True)
+
+    def quick_check(self) -> list[str]:
+        """SQLite's own consistency check: [] when the file is sound."""
+        result = [r[0] for r in self.conn.execute("PRAGMA quick_check")]
+        return [] if result == ["ok"] else result
+
+    def counts(self) -> tuple[int, int]:
+        articles = self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        passages = self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        return articles, passages
+
+    def recorded_next_row(self) -> int | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'next_row'").fetchone()
+        return int(row[0]) if row else None
+
+    def next_row(self) -> int:
+        """The first row no passage has ever had (rows are never reused)."""
+        top = self.conn.execute("SELECT MAX(row) FROM passages").fetchone()[0]
+        return max(self.recorded_next_row() or 0, (top if top is not None else -1) + 1)
+
+    def articles(self) -> Iterator[Article]:
+        for row in self.conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY rowid"):
+            yield _article_from_row(row)
+
+    def articles_with_fingerprints(self) -> Iterator[tuple[Article, str]]:
+        for row in self.conn.execute(f"SELECT {_ARTICLE_COLUMNS}, fingerprint FROM articles ORDER BY rowid"):
+            yield _article_from_row(row), row[10]
+
+    def passages_of(self, article_id: str) -> list[tuple[int, str, int, int, int]]:
+        """(row, id, ordinal, start, end) of an article's passages, by ordinal."""
+        return self.conn.execute(
+            "SELECT row, id, ordinal, start, end FROM passages WHERE article_id = ? ORDER BY ordinal, row",
+            (article_id,),
+        ).fetchall()
+
+    def passage_rows_by_span(self, article_id: str) -> dict[tuple[str, int, int], int]:
+        """{(passage id, start, end): row} of an article's passages."""
+        return {(pid, start, end): row for row, pid, _, start, end in self.passages_of(article_id)}
+
+    def orphan_passages(self, limit: int) -> tuple[int, list[tuple[int, str, str]]]:
+        """How many passages have no article, and the first `limit` as (row, id, article id)."""
+        where = "FROM passages p LEFT JOIN articles a ON a.id = p.article_id WHERE a.id IS NULL"
+        n = self.conn.execute(f"SELECT COUNT(*) {where}").fetchone()[0]
+        first = self.conn.execute(
+            f"SELECT p.row, p.id, p.article_id {where} ORDER BY p.row LIMIT ?", (limit,)
+        )
+        return n, first.fetchall()
+
+    def rows(self) -> np.ndarray:
+        """Every passage row, ascending."""
+        return np.fromiter(
+            (r[0] for r in self.conn.execute("SELECT row FROM passages ORDER BY row")), dtype=np.int64
+        )
+
+    def passage_views(self, rows: list[int] | None = None) -> Iterator[tuple[int, str, str]]:
+        """(row, title, passage text) of every passage that has an article (or those at `rows`), by row."""
+        select = (
+            "SELECT p.row, a.title, substr(a.text, p.start + 1, p.end - p.start) "
+            "FROM passages p JOIN articles a ON a.id = p.article_id"
+        )
+        if rows is None:
+            yield from self.conn.execute(f"{select} ORDER BY p.row")
+            return
+        for chunk in range(0, len(rows), 500):
+            part = rows[chunk : chunk + 500]
+            yield from self.conn.execute(
+                f"{select} WHERE p.row IN ({','.join('?' * len(part))}) ORDER BY p.row", part
+            )
+
+    def close(self) -> None:
+        self.conn.close()

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     watch_index: bool = Field(
         True, description="Serve: switch to a rebuilt index when its pointer file changes."
     )
+    fault: str | None = Field(
+        None,
+        description="Testing only: make index writes stop, die or hit a full disk at a named stage, "
+        "as ACTION@STAGE[#N] (see index/faults.py); unset in normal use.",
+    )
 
     @field_validator("reader")
     @classmethod

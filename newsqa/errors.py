@@ -42,6 +42,23 @@ class IndexBusy(NewsQAError):
     status_code = 409
 
 
+class DiskFull(NewsQAError):
+    """The index's disk has no room for the new generation; the live one is untouched."""
+
+    status_code = 507
+
+    def __init__(self, path: object, needed: int, free: int, what: str = "the new index generation") -> None:
+        super().__init__(
+            f"not enough space on the disk of {path}: {what} needs about {_mb(needed)} MB, "
+            f"{_mb(free)} MB are free; free some space (or use --index on another disk) and run the "
+            "command again; the index is unchanged"
+        )
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f}" if n < 10e6 else f"{n / 1e6:.0f}"
+
+
 class ModelUnavailable(NewsQAError):
     status_code = 500
 

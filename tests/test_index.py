@@ -167,8 +167,11 @@ def test_opening_with_another_model_is_a_clear_error(tmp_path, sample_page):
 
 def test_one_writer_at_a_time(tmp_path, sample_page):
     root = tmp_path / "ix"
-    writer = hashing_writer(root)
-    with writer.layout.writing(), pytest.raises(IndexBusy, match="another newsqa process"):
+    writer = IndexWriter(root, HashingEmbedder(), wait=False)
+    with (
+        writer.layout.writing("build"),
+        pytest.raises(IndexBusy, match=r"another index build is running since .*, pid \d+.*--no-wait"),
+    ):
         writer.add(read_sources([sample_page]))
 
 
