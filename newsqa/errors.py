@@ -82,5 +82,9 @@ class ArticleNotFound(NewsQAError):
         super().__init__(f"no article with id {article_id!r} in the index")
 
 
+class DataFileError(NewsQAError):
+    """A data file (e.g. an evaluation set) that cannot be read at all."""
+
+
 class NothingIndexed(NewsQAError):
     """Every source failed: nothing could be indexed."""

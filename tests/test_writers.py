@@ -99,9 +99,7 @@ def index(tmp_path) -> Path:
 def test_a_second_writer_waits_and_says_for_whom(tmp_path, index):
     first = write_jsonl(tmp_path / "first.jsonl", articles("first", 3))
     second = write_jsonl(tmp_path / "second.jsonl", articles("second", 3))
-    with writer_stopped_at(
-        "batch-written", "add", first, "--index", index, log=tmp_path / "a.log"
-    ) as a:
+    with writer_stopped_at("batch-written", "add", first, "--index", index, log=tmp_path / "a.log") as a:
         b = newsqa("index", "add", second, "--index", index, log=tmp_path / "b.log")
         message = wait_for_text(tmp_path / "b.log", "waiting")
         assert "another index add is running since 20" in message and f"pid {a.pid}" in message
@@ -135,9 +133,7 @@ def test_no_wait_fails_at_once_with_one_line(tmp_path, index):
 def test_a_killed_writers_lock_is_taken_over_and_its_leftovers_removed(tmp_path, index):
     before = ids(index)
     more = write_jsonl(tmp_path / "more.jsonl", articles("more", 4))
-    with writer_stopped_at(
-        "db-committed", "add", more, "--index", index, log=tmp_path / "a.log"
-    ) as a:
+    with writer_stopped_at("db-committed", "add", more, "--index", index, log=tmp_path / "a.log") as a:
         unfinished = {g.name for g in IndexLayout(index).generations()} - {IndexLayout(index).pointer()}
         assert unfinished
         a.kill()
