@@ -61,6 +61,14 @@ WHERE p.row IN ({marks})
 """
 
 
+def _rows_in(conn: sqlite3.Connection, sql: str, values: Iterable) -> Iterator[tuple]:
+    """The rows of `sql` (with one `IN ({marks})`) over `values`, in chunks SQLite accepts."""
+    items = list(values)
+    for chunk in range(0, len(items), 500):
+        part = items[chunk : chunk + 500]
+        yield from conn.execute(sql.format(marks=",".join("?" * len(part))), part)
+
+
 def read_only_uri(path: Path, *, immutable: bool = False) -> str:
     """A SQLite URI opening `path` read-only; the path is quoted, so `?` or `#` in it stay part of it."""
     uri = f"file:{quote(str(Path(path).absolute()))}?mode=ro"
@@ -112,26 +120,15 @@ class ArticleDB:
         row = self.conn.execute("SELECT fingerprint FROM articles WHERE id = ?", (article_id,)).fetchone()
         return row[0] if row else None
 
+    def _select_in(self, sql: str, values: Iterable[str]) -> list:
+        """The first column of `sql` (with one `IN ({marks})`) over `values`, in chunks SQLite accepts."""
+        return [r[0] for r in _rows_in(self.conn, sql, values)]
+
     def passage_rows(self, article_ids: Iterable[str]) -> list[int]:
-        ids = list(article_ids)
-        rows: list[int] = []
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk : chunk + 500]
-            marks = ",".join("?" * len(part))
-            rows += [
-                r[0]
-                for r in self.conn.execute(f"SELECT row FROM passages WHERE article_id IN ({marks})", part)
-            ]
-        return rows
+        return self._select_in("SELECT row FROM passages WHERE article_id IN ({marks})", article_ids)
 
     def existing(self, article_ids: Iterable[str]) -> list[str]:
-        ids = list(article_ids)
-        found: list[str] = []
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk : chunk + 500]
-            marks = ",".join("?" * len(part))
-            found += [r[0] for r in self.conn.execute(f"SELECT id FROM articles WHERE id IN ({marks})", part)]
-        return found
+        return self._select_in("SELECT id FROM articles WHERE id IN ({marks})", article_ids)
 
     def delete_articles(self, article_ids: Iterable[str]) -> None:
         ids = [(a,) for a in article_ids]
@@ -177,15 +174,13 @@ class ArticleDB:
         return articles, passages
 
     def passage_views(self, rows: list[int]) -> Iterator[tuple[int, str]]:
-        """(row, title + newline + passage text) of the passages at `rows`, 500 at a time."""
-        for chunk in range(0, len(rows), 500):
-            part = rows[chunk : chunk + 500]
-            marks = ",".join("?" * len(part))
-            yield from self.conn.execute(
-                "SELECT p.row, a.title || char(10) || substr(a.text, p.start + 1, p.end - p.start) "
-                f"FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.row IN ({marks})",
-                part,
-            )
+        """(row, title + newline + passage text) of the passages at `rows`."""
+        return _rows_in(
+            self.conn,
+            "SELECT p.row, a.title || char(10) || substr(a.text, p.start + 1, p.end - p.start) "
+            "FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.row IN ({marks})",
+            rows,
+        )
 
     def commit_and_close(self) -> None:
         self.conn.commit()
@@ -426,11 +421,7 @@ class ArticleReader:
         if rows is None:
             yield from self.conn.execute(f"{select} ORDER BY p.row")
             return
-        for chunk in range(0, len(rows), 500):
-            part = rows[chunk : chunk + 500]
-            yield from self.conn.execute(
-                f"{select} WHERE p.row IN ({','.join('?' * len(part))}) ORDER BY p.row", part
-            )
+        yield from _rows_in(self.conn, select + " WHERE p.row IN ({marks}) ORDER BY p.row", rows)
 
     def close(self) -> None:
         self.conn.close()
