@@ -17,8 +17,12 @@ Checked, each problem becoming one `Finding`:
 `IndexWriter.repair` fixes whatever is derived from the stored articles.
 """
 
+import concurrent.futures
+import functools
 import json
 import logging
+import multiprocessing
+import os
 import random
 import sqlite3
 import time
@@ -26,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +51,10 @@ SHOWN_PER_KIND = 5
 MODEL_SAMPLE = 8
 """Passages re-embedded to check that the stored vectors come from the manifest's model."""
 MODEL_COSINE = 0.99
+PARALLEL_FROM = 20_000
+"""Passages from which the check splits and tokenizes in worker processes (below, starting them costs more)."""
+ARTICLES_PER_TASK = 2_000
+PASSAGES_PER_TASK = 4_000
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -111,11 +120,45 @@ class CheckReport:
         return f"index at {where}: {problems} found ({self.seconds:.1f}s); {hint}"
 
 
+class _Tasks:
+    """Runs (function, args) tasks in worker processes, or in this one for a small index; each result
+    goes to its callback in this process, in the order the tasks were submitted."""
+
+    def __init__(self, workers: int) -> None:
+        self._executor: concurrent.futures.Executor | None = None
+        if workers > 1:
+            context = multiprocessing.get_context("spawn")  # never fork a process holding FAISS's threads
+            self._executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+        self._pending: list[tuple[Callable[[Any], None], Any]] = []
+
+    def submit(self, callback: Callable[[Any], None], fn: Callable[..., Any], *args: Any) -> None:
+        if self._executor is None:
+            done: concurrent.futures.Future = concurrent.futures.Future()
+            done.set_result(fn(*args))
+            self._pending.append((callback, done))
+        else:
+            self._pending.append((callback, self._executor.submit(fn, *args)))
+
+    def finish(self) -> None:
+        """Wait for every task and hand each result to its callback."""
+        for callback, future in self._pending:
+            callback(future.result())
+        self._pending.clear()
+        if self._executor is not None:
+            self._executor.shutdown()
+
+
 class _Checker:
-    def __init__(self, layout: IndexLayout, embedder: Callable[[str], Embedder] | None) -> None:
+    def __init__(self, layout: IndexLayout, embedder: Callable[[str], Embedder] | None, workers: int) -> None:
         self.layout = layout
         self.embedder = embedder
+        self.workers = workers
         self.report = CheckReport(layout.root)
+        self.pool = _Tasks(1)
+
+    def _article_findings(self, findings: list[tuple[str, str]]) -> None:
+        for kind, message in findings:
+            self.find("sqlite", message, kind=kind)
 
     def find(self, part: str, message: str, *, kind: str = "", repairable: bool = True) -> None:
         self.report.findings.append(Finding(part, message, repairable, kind))
@@ -153,14 +196,19 @@ class _Checker:
         except FileNotFoundError:
             self.find("sqlite", f"{generation / DB_FILE} is missing", repairable=False)
             return
+        workers = self.workers if manifest.passages >= PARALLEL_FROM else 1
+        self.pool = _Tasks(workers)
         try:
             rows = self._sqlite(db, manifest)
-            self._vectors(generation, manifest, rows, db)
             self._bm25(generation, rows, db)
+            # FAISS and the model in this process while the workers tokenize.
+            self._vectors(generation, manifest, rows, db)
+            self.pool.finish()
         except sqlite3.DatabaseError as exc:
             self.find("sqlite", f"{generation / DB_FILE} cannot be read: {exc}", repairable=False)
         finally:
             db.close()
+            self.pool.finish()
 
     def _generations(self, current: str) -> None:
         keep = {current, self.layout.previous()}
@@ -196,22 +244,15 @@ class _Checker:
             )
         for _ in range(n_orphans - len(orphans)):
             self.find("sqlite", "passage without its article", kind="orphan")
-        splitter = PassageSplitter(**manifest.chunking) if manifest.chunking else PassageSplitter()
-        for article, fingerprint in db.articles_with_fingerprints():
-            if article.fingerprint != fingerprint:
-                self.find(
-                    "sqlite",
-                    f"article {article.id}: its stored fingerprint does not match its fields "
-                    "(changed outside newsqa?)",
-                    kind="fingerprint",
-                )
-            stored = db.passages_of(article.id)
-            expected = [(p.id, p.ordinal, p.start, p.end) for p in splitter.split(article)]
-            got = [(pid, ordinal, start, end) for _, pid, ordinal, start, end in stored]
-            if got != expected:
-                self.find(
-                    "sqlite", _passages_differ(article.id, len(article.text), got, expected), kind="offsets"
-                )
+        low, high = db.rowid_range()
+        for first in range(low, high + 1, ARTICLES_PER_TASK):
+            self.pool.submit(
+                self._article_findings,
+                _article_findings,
+                str(db.path),
+                manifest.chunking,
+                (first, min(first + ARTICLES_PER_TASK - 1, high)),
+            )
         rows = db.rows()
         recorded = db.recorded_next_row()
         if len(rows) and (recorded is None or recorded <= int(rows[-1])):
@@ -321,6 +362,35 @@ class _Checker:
             self.find("bm25", f"passage row {row} is not in the postings", kind="missing-bm25")
         for row in np.setdiff1d(unique, rows).tolist():
             self.find("bm25", f"row {row} is in the postings but is not a passage", kind="extra-bm25")
+        position = {int(r): i for i, r in enumerate(bm25_rows.tolist())}
+
+        def compare(summary: "_PassageSummary") -> None:
+            for i, row in enumerate(summary.rows.tolist()):
+                pos = position.get(row)
+                if pos is None:
+                    continue  # reported above
+                if summary.unknown[i] or (
+                    (summary.lengths[i], summary.distinct[i], summary.hashes[i])
+                    != (doc_len[pos], distinct[pos], hashes[pos])
+                ):
+                    self.find(
+                        "bm25",
+                        f"the postings of passage row {row} are not the terms of its text",
+                        kind="postings",
+                    )
+
+        # The workers tokenize the stored text while this process sums up the stored postings.
+        if len(rows):
+            first_row, last_row = int(rows[0]), int(rows[-1])
+            for first in range(first_row, last_row + 1, PASSAGES_PER_TASK):
+                self.pool.submit(
+                    compare,
+                    _passage_summary,
+                    str(db.path),
+                    str(folder / "vocab.json"),
+                    (first, min(first + PASSAGES_PER_TASK - 1, last_row)),
+                )
+
         # Each passage's postings, summarised as a hash of (term, frequency) pairs and a count.
         n_docs = len(bm25_rows)
         hashes = np.zeros(n_docs, dtype=np.uint64)
@@ -346,28 +416,86 @@ class _Checker:
             )
         if bad_weights:
             self.find("bm25", f"{bad_weights} postings carry a weight BM25 does not give them")
-        position = {int(r): i for i, r in enumerate(bm25_rows.tolist())}
-        term_id = {t: i for i, t in enumerate(vocab)}
-        for row, title, text in db.passage_views():
-            pos = position.get(int(row))
-            if pos is None:
-                continue  # reported above
+
+
+@dataclass
+class _PassageSummary:
+    """What the postings of each passage in a range should be, summarised (see `_mix`)."""
+
+    rows: np.ndarray
+    lengths: np.ndarray  # terms in the text
+    distinct: np.ndarray  # distinct terms
+    hashes: np.ndarray  # sum of _mix(term id, frequency) over the distinct terms
+    unknown: np.ndarray  # a term of the text is not in the vocabulary at all
+
+
+@functools.lru_cache(maxsize=1)
+def _vocabulary(path: str) -> dict[str, int]:
+    # Read once per worker process (tasks of one check all name the same file).
+    terms_ = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {t: i for i, t in enumerate(terms_)}
+
+
+def _passage_summary(db_path: str, vocab_path: str, between: tuple[int, int]) -> _PassageSummary:
+    """Tokenize the passages with rows in `between` as the writer does, and summarise their postings."""
+    term_id = _vocabulary(vocab_path)
+    db = ArticleReader(Path(db_path))
+    rows, lengths, distinct, unknown = [], [], [], []
+    ids: list[int] = []
+    counts: list[int] = []
+    try:
+        for row, title, text in db.passage_views(between=between):
             words = terms(passage_view(title, text))
             counted = Counter(words)
-            ids = [term_id.get(w, -1) for w in counted]
-            same = -1 not in ids and int(doc_len[pos]) == len(words) and int(distinct[pos]) == len(counted)
-            if same:
-                expected_hash = _mix(
-                    np.asarray(ids, dtype=np.int64),
-                    np.minimum(np.fromiter(counted.values(), dtype=np.int64), 65535).astype(np.uint16),
-                ).sum(dtype=np.uint64)
-                same = expected_hash == hashes[pos]
-            if not same:
-                self.find(
-                    "bm25",
-                    f"the postings of passage row {row} are not the terms of its text",
-                    kind="postings",
+            these = [term_id.get(w, -1) for w in counted]
+            rows.append(row)
+            lengths.append(len(words))
+            distinct.append(len(counted))
+            unknown.append(-1 in these)
+            ids += these
+            counts += counted.values()
+    finally:
+        db.close()
+    mixed = _mix(np.asarray(ids, dtype=np.int64), np.minimum(np.asarray(counts, dtype=np.int64), 65535))
+    starts = np.concatenate([[0], np.cumsum(distinct)[:-1]]).astype(np.int64)
+    hashes = np.zeros(len(rows), dtype=np.uint64)
+    nonempty = np.asarray(distinct, dtype=np.int64) > 0
+    if nonempty.any():
+        # reduceat over the non-empty passages only: it misreads empty segments.
+        hashes[nonempty] = np.add.reduceat(mixed, starts[nonempty])
+    return _PassageSummary(
+        np.asarray(rows, dtype=np.int64),
+        np.asarray(lengths, dtype=np.int64),
+        np.asarray(distinct, dtype=np.int64),
+        hashes,
+        np.asarray(unknown, dtype=bool),
+    )
+
+
+def _article_findings(
+    db_path: str, chunking: dict[str, int], rowids: tuple[int, int]
+) -> list[tuple[str, str]]:
+    """(kind, message) for each article with rowid in `rowids` whose passages or fingerprint are wrong."""
+    splitter = PassageSplitter(**chunking) if chunking else PassageSplitter()
+    db = ArticleReader(Path(db_path))
+    out = []
+    try:
+        for article, fingerprint in db.articles_with_fingerprints(rowids):
+            if article.fingerprint != fingerprint:
+                out.append(
+                    (
+                        "fingerprint",
+                        f"article {article.id}: its stored fingerprint does not match its fields "
+                        "(changed outside newsqa?)",
+                    )
                 )
+            expected = [(p.id, p.ordinal, p.start, p.end) for p in splitter.split(article)]
+            got = [(pid, ordinal, start, end) for _, pid, ordinal, start, end in db.passages_of(article.id)]
+            if got != expected:
+                out.append(("offsets", _passages_differ(article.id, len(article.text), got, expected)))
+    finally:
+        db.close()
+    return out
 
 
 def _mix(term: np.ndarray, tf: np.ndarray) -> np.ndarray:
@@ -400,10 +528,17 @@ def _passages_differ(
     return f"article {article_id}: {len(got)} passages stored, its text splits into {len(expected)}"
 
 
-def check_index(root: Path | str, embedder: Callable[[str], Embedder] | None = None) -> CheckReport:
-    """Check the live generation under `root`; `embedder(model_name)` loads the model to compare vectors.
+def check_index(
+    root: Path | str, embedder: Callable[[str], Embedder] | None = None, *, workers: int | None = None
+) -> CheckReport:
+    """Check the live generation under `root`.
+
+    Args:
+        embedder: `embedder(model_name)` loads the model, to compare a sample of vectors with it.
+        workers: processes that split articles and tokenize passages again
+            [default: one per core, from PARALLEL_FROM passages on].
 
     Raises:
         IndexNotFound: nothing has been built there.
     """
-    return _Checker(IndexLayout(root), embedder).run()
+    return _Checker(IndexLayout(root), embedder, workers or os.cpu_count() or 1).run()

@@ -214,12 +214,12 @@ class IndexSnapshot:
             IndexCorrupt: files are missing or unreadable.
         """
         layout = IndexLayout(root)
-        generation = layout.current()
-        pin = layout.pin(generation)
-        if pin is None and (generation / PIN).exists():
-            # A writer is deleting it right now: CURRENT has moved on since we read it.
+        for _ in range(3):
             generation = layout.current()
             pin = layout.pin(generation)
+            if pin is not None or (generation.is_dir() and not (generation / PIN).exists()):
+                break  # pinned (or written by a newsqa that did not pin)
+            # A writer is deleting it, or has: CURRENT moved on since we read it.
         try:
             snapshot = cls._load(layout, generation)
         except BaseException:
@@ -382,8 +382,18 @@ class ArticleReader:
         for row in self.conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY rowid"):
             yield _article_from_row(row)
 
-    def articles_with_fingerprints(self) -> Iterator[tuple[Article, str]]:
-        for row in self.conn.execute(f"SELECT {_ARTICLE_COLUMNS}, fingerprint FROM articles ORDER BY rowid"):
+    def rowid_range(self) -> tuple[int, int]:
+        """The smallest and largest rowid of the articles table ((0, -1) when it is empty)."""
+        low, high = self.conn.execute("SELECT MIN(rowid), MAX(rowid) FROM articles").fetchone()
+        return (0, -1) if low is None else (low, high)
+
+    def articles_with_fingerprints(
+        self, rowids: tuple[int, int] | None = None
+    ) -> Iterator[tuple[Article, str]]:
+        """Articles (those with rowid in the closed range `rowids`, if given) and their stored fingerprints."""
+        where = "" if rowids is None else "WHERE rowid BETWEEN ? AND ?"
+        sql = f"SELECT {_ARTICLE_COLUMNS}, fingerprint FROM articles {where} ORDER BY rowid"
+        for row in self.conn.execute(sql, rowids or ()):
             yield _article_from_row(row), row[10]
 
     def passages_of(self, article_id: str) -> list[tuple[int, str, int, int, int]]:
@@ -412,16 +422,21 @@ class ArticleReader:
             (r[0] for r in self.conn.execute("SELECT row FROM passages ORDER BY row")), dtype=np.int64
         )
 
-    def passage_views(self, rows: list[int] | None = None) -> Iterator[tuple[int, str, str]]:
-        """(row, title, passage text) of every passage that has an article (or those at `rows`), by row."""
+    def passage_views(
+        self, rows: list[int] | None = None, between: tuple[int, int] | None = None
+    ) -> Iterator[tuple[int, str, str]]:
+        """(row, title, passage text) of the passages that have an article, by row: all of them,
+        those at `rows`, or those with a row in the closed range `between`."""
         select = (
             "SELECT p.row, a.title, substr(a.text, p.start + 1, p.end - p.start) "
             "FROM passages p JOIN articles a ON a.id = p.article_id"
         )
-        if rows is None:
+        if rows is not None:
+            yield from _rows_in(self.conn, select + " WHERE p.row IN ({marks}) ORDER BY p.row", rows)
+        elif between is not None:
+            yield from self.conn.execute(f"{select} WHERE p.row BETWEEN ? AND ? ORDER BY p.row", between)
+        else:
             yield from self.conn.execute(f"{select} ORDER BY p.row")
-            return
-        yield from _rows_in(self.conn, select + " WHERE p.row IN ({marks}) ORDER BY p.row", rows)
 
     def close(self) -> None:
         self.conn.close()

@@ -93,7 +93,11 @@ CORRUPTIONS = {
     ),
     "passage deleted": (
         lambda root: sql(root, "DELETE FROM passages WHERE row = 4"),
-        ["but the text splits into", "vector for row 4, which is not a passage", "row 4 is in the postings but"],
+        [
+            "but the text splits into",
+            "vector for row 4, which is not a passage",
+            "row 4 is in the postings but",
+        ],
     ),
     "last passage deleted": (
         lambda root: sql(root, "DELETE FROM passages WHERE row = (SELECT MAX(row) FROM passages)"),
@@ -200,3 +204,17 @@ def test_leftovers_of_an_interrupted_write_are_a_note_not_a_problem(index):
     IndexLayout(index).new_generation()
     report = check_index(index)
     assert report.ok and any("interrupted write" in note for note in report.notes)
+
+
+def test_worker_processes_find_the_same(index, monkeypatch):
+    from newsqa.index import check
+
+    monkeypatch.setattr(check, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(check, "ARTICLES_PER_TASK", 2)
+    monkeypatch.setattr(check, "PASSAGES_PER_TASK", 7)
+    assert check_index(index, workers=2).ok
+    sql(index, "UPDATE passages SET start = start + 2 WHERE row = 3")
+    edit_bm25(index, "tf", lambda a: a.__setitem__(7, a[7] + 1))
+    lines = check_index(index, workers=2).lines()
+    assert any("but the text splits into" in line for line in lines)
+    assert any("are not the terms of its text" in line for line in lines)
