@@ -17,11 +17,8 @@ Checked, each problem becoming one `Finding`:
 `IndexWriter.repair` fixes whatever is derived from the stored articles.
 """
 
-import concurrent.futures
-import functools
 import json
 import logging
-import multiprocessing
 import os
 import random
 import sqlite3
@@ -30,18 +27,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from newsqa.errors import IndexCorrupt, IndexNotFound
 from newsqa.index.builder import passage_view
-from newsqa.index.chunking import PassageSplitter
+from newsqa.index.check_tasks import PassageSummary, Tasks, article_findings, mix, passage_summary
 from newsqa.index.embedders import Embedder
 from newsqa.index.layout import IndexLayout, Manifest
 from newsqa.index.lexical import K1, B
 from newsqa.index.store import DB_FILE, ArticleReader
-from newsqa.index.text import terms
 from newsqa.index.vectors import FaissStore
 
 logger = logging.getLogger(__name__)
@@ -55,7 +50,6 @@ PARALLEL_FROM = 20_000
 """Passages from which the check splits and tokenizes in worker processes (below, starting them costs more)."""
 ARTICLES_PER_TASK = 2_000
 PASSAGES_PER_TASK = 4_000
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -120,43 +114,15 @@ class CheckReport:
         return f"index at {where}: {problems} found ({self.seconds:.1f}s); {hint}"
 
 
-class _Tasks:
-    """Runs (function, args) tasks in worker processes, or in this one for a small index; each result
-    goes to its callback in this process, in the order the tasks were submitted."""
-
-    def __init__(self, workers: int) -> None:
-        self._executor: concurrent.futures.Executor | None = None
-        if workers > 1:
-            context = multiprocessing.get_context("spawn")  # never fork a process holding FAISS's threads
-            self._executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
-        self._pending: list[tuple[Callable[[Any], None], Any]] = []
-
-    def submit(self, callback: Callable[[Any], None], fn: Callable[..., Any], *args: Any) -> None:
-        if self._executor is None:
-            done: concurrent.futures.Future = concurrent.futures.Future()
-            done.set_result(fn(*args))
-            self._pending.append((callback, done))
-        else:
-            self._pending.append((callback, self._executor.submit(fn, *args)))
-
-    def finish(self) -> None:
-        """Wait for every task and hand each result to its callback."""
-        for callback, future in self._pending:
-            callback(future.result())
-        self._pending.clear()
-        if self._executor is not None:
-            self._executor.shutdown()
-
-
 class _Checker:
     def __init__(self, layout: IndexLayout, embedder: Callable[[str], Embedder] | None, workers: int) -> None:
         self.layout = layout
         self.embedder = embedder
         self.workers = workers
         self.report = CheckReport(layout.root)
-        self.pool = _Tasks(1)
+        self.pool = Tasks(1)
 
-    def _article_findings(self, findings: list[tuple[str, str]]) -> None:
+    def _add_article_findings(self, findings: list[tuple[str, str]]) -> None:
         for kind, message in findings:
             self.find("sqlite", message, kind=kind)
 
@@ -197,7 +163,7 @@ class _Checker:
             self.find("sqlite", f"{generation / DB_FILE} is missing", repairable=False)
             return
         workers = self.workers if manifest.passages >= PARALLEL_FROM else 1
-        self.pool = _Tasks(workers)
+        self.pool = Tasks(workers)
         try:
             rows = self._sqlite(db, manifest)
             self._bm25(generation, rows, db)
@@ -247,8 +213,8 @@ class _Checker:
         low, high = db.rowid_range()
         for first in range(low, high + 1, ARTICLES_PER_TASK):
             self.pool.submit(
-                self._article_findings,
-                _article_findings,
+                self._add_article_findings,
+                article_findings,
                 str(db.path),
                 manifest.chunking,
                 (first, min(first + ARTICLES_PER_TASK - 1, high)),
@@ -364,7 +330,7 @@ class _Checker:
             self.find("bm25", f"row {row} is in the postings but is not a passage", kind="extra-bm25")
         position = {int(r): i for i, r in enumerate(bm25_rows.tolist())}
 
-        def compare(summary: "_PassageSummary") -> None:
+        def compare(summary: PassageSummary) -> None:
             for i, row in enumerate(summary.rows.tolist()):
                 pos = position.get(row)
                 if pos is None:
@@ -385,7 +351,7 @@ class _Checker:
             for first in range(first_row, last_row + 1, PASSAGES_PER_TASK):
                 self.pool.submit(
                     compare,
-                    _passage_summary,
+                    passage_summary,
                     str(db.path),
                     str(folder / "vocab.json"),
                     (first, min(first + PASSAGES_PER_TASK - 1, last_row)),
@@ -406,7 +372,7 @@ class _Checker:
             d = np.asarray(docs[lo:hi], dtype=np.int64)
             f = np.asarray(tf[lo:hi])
             t = np.searchsorted(indptr, np.arange(lo, hi), side="right") - 1
-            np.add.at(hashes, d, _mix(t, f))
+            np.add.at(hashes, d, mix(t, f))
             distinct += np.bincount(d, minlength=n_docs)
             tf32 = f.astype(np.float32)
             norm = K1 * (1.0 - B + B * doc_len[d].astype(np.float32) / avg)
@@ -416,116 +382,6 @@ class _Checker:
             )
         if bad_weights:
             self.find("bm25", f"{bad_weights} postings carry a weight BM25 does not give them")
-
-
-@dataclass
-class _PassageSummary:
-    """What the postings of each passage in a range should be, summarised (see `_mix`)."""
-
-    rows: np.ndarray
-    lengths: np.ndarray  # terms in the text
-    distinct: np.ndarray  # distinct terms
-    hashes: np.ndarray  # sum of _mix(term id, frequency) over the distinct terms
-    unknown: np.ndarray  # a term of the text is not in the vocabulary at all
-
-
-@functools.lru_cache(maxsize=1)
-def _vocabulary(path: str) -> dict[str, int]:
-    # Read once per worker process (tasks of one check all name the same file).
-    terms_ = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {t: i for i, t in enumerate(terms_)}
-
-
-def _passage_summary(db_path: str, vocab_path: str, between: tuple[int, int]) -> _PassageSummary:
-    """Tokenize the passages with rows in `between` as the writer does, and summarise their postings."""
-    term_id = _vocabulary(vocab_path)
-    db = ArticleReader(Path(db_path))
-    rows, lengths, distinct, unknown = [], [], [], []
-    ids: list[int] = []
-    counts: list[int] = []
-    try:
-        for row, title, text in db.passage_views(between=between):
-            words = terms(passage_view(title, text))
-            counted = Counter(words)
-            these = [term_id.get(w, -1) for w in counted]
-            rows.append(row)
-            lengths.append(len(words))
-            distinct.append(len(counted))
-            unknown.append(-1 in these)
-            ids += these
-            counts += counted.values()
-    finally:
-        db.close()
-    mixed = _mix(np.asarray(ids, dtype=np.int64), np.minimum(np.asarray(counts, dtype=np.int64), 65535))
-    starts = np.concatenate([[0], np.cumsum(distinct)[:-1]]).astype(np.int64)
-    hashes = np.zeros(len(rows), dtype=np.uint64)
-    nonempty = np.asarray(distinct, dtype=np.int64) > 0
-    if nonempty.any():
-        # reduceat over the non-empty passages only: it misreads empty segments.
-        hashes[nonempty] = np.add.reduceat(mixed, starts[nonempty])
-    return _PassageSummary(
-        np.asarray(rows, dtype=np.int64),
-        np.asarray(lengths, dtype=np.int64),
-        np.asarray(distinct, dtype=np.int64),
-        hashes,
-        np.asarray(unknown, dtype=bool),
-    )
-
-
-def _article_findings(
-    db_path: str, chunking: dict[str, int], rowids: tuple[int, int]
-) -> list[tuple[str, str]]:
-    """(kind, message) for each article with rowid in `rowids` whose passages or fingerprint are wrong."""
-    splitter = PassageSplitter(**chunking) if chunking else PassageSplitter()
-    db = ArticleReader(Path(db_path))
-    out = []
-    try:
-        for article, fingerprint in db.articles_with_fingerprints(rowids):
-            if article.fingerprint != fingerprint:
-                out.append(
-                    (
-                        "fingerprint",
-                        f"article {article.id}: its stored fingerprint does not match its fields "
-                        "(changed outside newsqa?)",
-                    )
-                )
-            expected = [(p.id, p.ordinal, p.start, p.end) for p in splitter.split(article)]
-            got = [(pid, ordinal, start, end) for _, pid, ordinal, start, end in db.passages_of(article.id)]
-            if got != expected:
-                out.append(("offsets", _passages_differ(article.id, len(article.text), got, expected)))
-    finally:
-        db.close()
-    return out
-
-
-def _mix(term: np.ndarray, tf: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each (term id, frequency) pair; sums of these summarise a passage."""
-    with np.errstate(over="ignore"):
-        x = term.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + tf.astype(np.uint64) * np.uint64(
-            0xC2B2AE3D27D4EB4F
-        )
-        x ^= x >> np.uint64(31)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(29)
-    return x & _MASK
-
-
-def _passages_differ(
-    article_id: str,
-    length: int,
-    got: list[tuple[str, int, int, int]],
-    expected: list[tuple[str, int, int, int]],
-) -> str:
-    for pid, _, start, end in got:
-        if not 0 <= start < end <= length:
-            return f"passage {pid}: offsets {start}:{end} fall outside its article ({length} characters)"
-    for i, (g, e) in enumerate(zip(got, expected, strict=False)):
-        if g != e:
-            return (
-                f"article {article_id}: passage {i} is {g[0]} at {g[2]}:{g[3]}, but the text splits "
-                f"into {e[0]} at {e[2]}:{e[3]}"
-            )
-    return f"article {article_id}: {len(got)} passages stored, its text splits into {len(expected)}"
 
 
 def check_index(
