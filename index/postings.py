@@ -29,9 +29,9 @@ import numpy as np
 
 from newsqa.index.lexical import K1, B
 
-RUN_POSTINGS = 4_000_000
-"""New postings held in memory before they are written out as a run (about 40 MB)."""
-MERGE_POSTINGS = 2_000_000
+RUN_POSTINGS = 2_000_000
+"""New postings held in memory before they are written out as a run (about 20 MB, 16k passages)."""
+MERGE_POSTINGS = 1_000_000
 """Postings read, sorted and written per chunk of terms during the merge."""
 CURSOR_BLOCK = 8192
 """Entries of a run's term table read at a time."""
@@ -229,7 +229,10 @@ class PostingsWriter:
         self._buf_terms, self._buf_tf, self._buffered = [], [], 0
         order = np.argsort(terms, kind="stable")  # stable: passages stay in order within a term
         terms, docs, tf = terms[order], docs[order], tf[order]
-        present, counts = np.unique(terms, return_counts=True)
+        del order
+        starts = np.flatnonzero(np.concatenate([[True], terms[1:] != terms[:-1]]))
+        present = terms[starts]
+        counts = np.diff(np.append(starts, len(terms)))
         prefix = self.work / f"run-{len(self._runs):05d}"
         paths = {}
         for name, values in (
