@@ -226,7 +226,9 @@ class IndexWriter:
                 report.passages_added += self._embed(pending, spool, report)
                 db.set_next_row(next_row)
                 self._stage("ingested")
-                self._finish(generation, db, spool, postings, [], None, manifest, report)
+                # A fresh vector index from the spool, with the index's own search parameters.
+                self.ann = AnnParams.from_dict(manifest.ann) if manifest.ann else self.ann
+                self._finish(generation, db, spool, postings, [], None, manifest, report, rebuilt=False)
             except BaseException as exc:
                 self._abandon(generation, exc, base, manifest.passages)
                 raise
@@ -448,7 +450,13 @@ class IndexWriter:
         base: Path | None,
         manifest: Manifest,
         report: WriteReport,
+        *,
+        rebuilt: bool | None = None,
     ) -> None:
+        """Write the vectors, the postings and the manifest next to `db`, then publish the generation.
+
+        `rebuilt` (default: when there is no `base`) stamps the manifest's build time.
+        """
         articles, passages = db.counts()
         db.commit_and_close()
         self._stage("db-committed")
@@ -467,7 +475,7 @@ class IndexWriter:
         self._stage("bm25-written")
         manifest.articles, manifest.passages = articles, passages
         manifest.updated_at = utc_now()
-        if base is None:
+        if rebuilt if rebuilt is not None else base is None:
             manifest.built_at = manifest.updated_at
         manifest.chunking = {
             "max_chars": self.splitter.max_chars,

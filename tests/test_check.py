@@ -178,8 +178,10 @@ def test_repair_keeps_sound_vectors_and_embeds_only_the_rest(index):
     last = IndexSnapshot.open(index).manifest.passages - 1  # a passage of the last article
     drop_vector(index, last)
     sql(index, "DELETE FROM articles WHERE rowid = 1")
+    built_at = IndexSnapshot.open(index).manifest.built_at
     writer = IndexWriter(index, HashingEmbedder())
     report = writer.repair()
+    assert IndexSnapshot.open(index).manifest.built_at == built_at
     assert report.passages_added == 1  # only the passage whose vector was gone
     assert check_index(index, load_embedder).ok
     assert report.articles_total == 6
