@@ -14,11 +14,13 @@ how a growing archive is kept.
 
 Printed per write: passages written, end-to-end rate beside the embedder's
 own rate on the same passages, RSS once the model and the segmenter's
-dictionaries are loaded (`rss_ready_mb`) and the peak RSS of the whole write, bytes on disk per passage. With the default embedder
-the 300k build takes over an hour on 2 cores (about 70 passages/s); with
-`--model hashing-test` (a character-hash embedder, 64 dimensions) the same
-writes take minutes, which shows how memory grows with the corpus apart from
-the model and the vectors.
+dictionaries are loaded (`rss_ready_mb`), the peak RSS of the whole write and
+the highest RSS sampled in each of its phases (reading and embedding, SQLite,
+vectors, postings, publishing), and bytes on disk per passage. With the
+default embedder the 300k build takes over an hour on 2 cores (about 70
+passages/s); with `--model hashing-test` (a character-hash embedder, 64
+dimensions) the same writes take minutes, which shows how memory grows with
+the corpus apart from the model and the vectors.
 """
 
 import argparse
@@ -27,6 +29,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +70,48 @@ def rss_mb() -> float:
     return 0.0
 
 
+class PhaseMemory:
+    """The highest RSS seen in each phase of a write, sampled every 0.1 s and told apart by the
+    writer's stages: reading and embedding, SQLite, vectors, postings, publishing."""
+
+    PHASES = {
+        "locked": "ingest",
+        "ingested": "sqlite",
+        "db-committed": "vectors",
+        "vectors-written": "bm25",
+        "bm25-written": "publish",
+    }
+
+    def __init__(self) -> None:
+        self.phase = "start"
+        self._peaks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def stage(self, name: str) -> None:
+        self._note()
+        self.phase = self.PHASES.get(name, self.phase)
+        self._note()
+
+    def _note(self) -> None:
+        self._peaks[self.phase] = max(self._peaks.get(self.phase, 0.0), rss_mb())
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            self._note()
+
+    def __enter__(self) -> "PhaseMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peaks(self) -> dict[str, float]:
+        return {phase: round(mb, 1) for phase, mb in self._peaks.items()}
+
+
 def write_one(size: int, corpus: Path, root: Path, op: str, model: str, threads: int, figures: Path) -> None:
     """Run in a child process: one build or add, its figures written as JSON."""
     import resource
@@ -82,8 +127,11 @@ def write_one(size: int, corpus: Path, root: Path, op: str, model: str, threads:
     embedder.embed_passages(["预热"])
     terms("预热")  # the segmenter's and the converter's dictionaries load on first use
     rss_ready = rss_mb()
+    phases = PhaseMemory()
     started = time.perf_counter()
-    report = getattr(IndexWriter(root, embedder, progress=sys.stderr.isatty()), op)(read_sources([corpus]))
+    writer = IndexWriter(root, embedder, progress=sys.stderr.isatty(), on_stage=phases.stage)
+    with phases:
+        report = getattr(writer, op)(read_sources([corpus]))
     seconds = time.perf_counter() - started
     size_bytes = IndexLayout(root).size_bytes()
     record = {
@@ -101,6 +149,7 @@ def write_one(size: int, corpus: Path, root: Path, op: str, model: str, threads:
         "rss_ready_mb": round(rss_ready, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "raw_vectors_mb": round(report.passages_total * embedder.dim * 4 / 2**20, 1),
+        "peak_rss_by_phase_mb": phases.peaks(),
         "disk_bytes_per_passage": round(size_bytes / max(report.passages_total, 1)),
         "ann": json.loads((IndexLayout(root).current() / "ann.json").read_text())["kind"],
     }
