@@ -30,7 +30,7 @@ from newsqa.index.sources import read_sources
 from newsqa.index.types import Article
 from newsqa.resources import sample_dir
 from testbed import REPO, shared_qa_file
-from testbed.crash import Corpus, calibrate, kill_run, make_corpus, random_plan
+from testbed.crash import OPS, Corpus, calibrate, kill_run, make_corpus, random_plan
 
 
 def real_articles() -> list[Article]:
@@ -75,7 +75,8 @@ def series(
         if time.monotonic() > until:
             print(f"# time budget spent after {i} runs", flush=True)
             break
-        op, stage, delay = random_plan(rng, durations, batches)
+        op = OPS[i % len(OPS)]  # each command as often; where it is killed is random
+        stage, delay = random_plan(rng, op, durations, batches)
         run = kill_run(work, template, corpus, op, env=env, stage=stage, delay=delay, label=f"run-{i}")
         done.append(run)
         status = "FAIL " + " | ".join(run.problems) if run.failed else "ok"

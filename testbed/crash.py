@@ -314,14 +314,13 @@ def _state_diff(state: State | None, before: State | None, after: State) -> str:
 
 
 def random_plan(
-    rng: random.Random, durations: dict[str, tuple[float, float]], batches: int
-) -> tuple[str, str | None, float | None]:
-    """(op, stage, delay): a stage kill (three in five runs) or a kill after a random delay."""
-    op = rng.choice(OPS)
+    rng: random.Random, op: str, durations: dict[str, tuple[float, float]], batches: int
+) -> tuple[str | None, float | None]:
+    """(stage, delay) for a run of `op`: a stage kill (three in five runs) or a kill after a random delay."""
     if rng.random() < 0.6:
         stage = rng.choice(STAGES[op])
         if stage == "batch-written":
             stage += f"#{rng.randint(1, max(1, batches))}"
-        return op, stage, None
+        return stage, None
     locked, total = durations[op]
-    return op, None, rng.uniform(locked * 0.8, total * 1.05)
+    return None, rng.uniform(locked * 0.8, total * 1.05)

@@ -11,7 +11,7 @@ from newsqa.index.check import check_index
 from newsqa.index.embedders import HASHING_MODEL, load_embedder
 from newsqa.index.sources import read_sources
 from newsqa.index.types import Article
-from testbed.crash import calibrate, kill_run, make_corpus
+from testbed.crash import kill_run, make_corpus
 from tests.helpers import FIXTURES, hashing_writer
 
 ENV = {"NEWSQA_MODEL": HASHING_MODEL}
@@ -39,7 +39,6 @@ def crash_setup(tmp_path_factory, sample_page):
         ("add", "db-committed", "before"),  # SQLite written, FAISS and BM25 not yet
         ("add", "vectors-written", "before"),  # FAISS written, BM25 not yet
         ("remove", "bm25-written", "before"),
-        ("build", "batch-written#1", "before"),
         ("build", "synced", "before"),  # everything on disk, the pointer not yet moved
         ("add", "published", "after"),  # the pointer moved, old generations not yet deleted
     ],
@@ -56,14 +55,9 @@ def test_killed_at_a_stage_the_index_is_before_or_after_and_the_rerun_completes(
     assert run.state == state and run.check_ok and run.rerun_ok and run.final_ok
 
 
-def test_killed_after_random_delays(crash_setup):
+def test_killed_after_a_random_delay(crash_setup):
     work, template, corpus = crash_setup
-    rng = random.Random(7)
-    locked, total = calibrate(template, corpus, "add", ENV, work)
-    for i in range(2):
-        delay = rng.uniform(locked, total)
-        run = kill_run(
-            work, template, corpus, "add", env=ENV, delay=delay, check=in_process_check, label=f"t{i}"
-        )
-        assert not run.failed, (delay, run.problems)
-        assert run.state in ("before", "after")
+    delay = random.Random().uniform(0.5, 4.0)  # startup, or anywhere in the write, or after it
+    run = kill_run(work, template, corpus, "add", env=ENV, delay=delay, check=in_process_check, label="timed")
+    assert not run.failed, (delay, run.problems)
+    assert run.state in ("before", "after")
