@@ -19,8 +19,9 @@ the highest RSS sampled in each of its phases (reading and embedding, SQLite,
 vectors, postings, publishing), and bytes on disk per passage. With the
 default embedder the 300k build takes over an hour on 2 cores (about 70
 passages/s); with `--model hashing-test` (a character-hash embedder, 64
-dimensions) the same writes take minutes, which shows how memory grows with
-the corpus apart from the model and the vectors.
+dimensions, or as many as `--dim` says) the same writes take minutes, which
+shows how a write's memory grows with the corpus apart from the model: with
+`--dim 512` its vectors and graph weigh what the default model's do.
 """
 
 import argparse
@@ -112,17 +113,21 @@ class PhaseMemory:
         return {phase: round(mb, 1) for phase, mb in self._peaks.items()}
 
 
-def write_one(size: int, corpus: Path, root: Path, op: str, model: str, threads: int, figures: Path) -> None:
+def write_one(
+    size: int, corpus: Path, root: Path, op: str, model: str, threads: int, figures: Path, dim: int | None
+) -> None:
     """Run in a child process: one build or add, its figures written as JSON."""
     import resource
 
     from newsqa.index.builder import IndexWriter
-    from newsqa.index.embedders import load_embedder
+    from newsqa.index.embedders import HashingEmbedder, load_embedder
     from newsqa.index.layout import IndexLayout
     from newsqa.index.sources import read_sources
     from newsqa.index.text import terms
 
     embedder = load_embedder(model, threads=threads)
+    if dim and isinstance(embedder, HashingEmbedder):
+        embedder = HashingEmbedder(dim)
     embedder.warm_up()
     embedder.embed_passages(["预热"])
     terms("预热")  # the segmenter's and the converter's dictionaries load on first use
@@ -138,6 +143,7 @@ def write_one(size: int, corpus: Path, root: Path, op: str, model: str, threads:
         "size": label(size),
         "operation": op,
         "model": model,
+        "dim": embedder.dim,
         "embedder_threads": threads,
         "passages_total": report.passages_total,
         "passages_written": report.passages_added,
@@ -169,17 +175,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DATA, help="Where corpora, indexes and figures go.")
     parser.add_argument("--threads", type=int, default=None, help="Embedder threads [default: one per core].")
     parser.add_argument(
+        "--dim",
+        type=int,
+        default=None,
+        help="With --model hashing-test: its dimensions (512, as the default model's).",
+    )
+    parser.add_argument(
         "--one", nargs=5, metavar=("SIZE", "CORPUS", "ROOT", "OP", "FIGURES"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     threads = args.threads or os.cpu_count() or 1
     if args.one:
         size, corpus, root, op, figures = args.one
-        write_one(int(size), Path(corpus), Path(root), op, args.model, threads, Path(figures))
+        write_one(int(size), Path(corpus), Path(root), op, args.model, threads, Path(figures), args.dim)
         return
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    suffix = "" if args.model == DEFAULT_MODEL else f"-{args.model}"
+    suffix = "" if args.model == DEFAULT_MODEL else f"-{args.model}" + (f"-{args.dim}" if args.dim else "")
     big = out / f"corpus-{label(max(args.sizes))}.jsonl"
     if not big.exists():
         generate(max(args.sizes), big)
@@ -204,6 +216,7 @@ def main() -> None:
         corpus = prefix_corpus(big, size)
         subprocess.run(
             [sys.executable, "-m", "bench.build_scale", "--model", args.model, "--threads", str(threads)]
+            + (["--dim", str(args.dim)] if args.dim else [])
             + ["--one", str(size), str(corpus), str(root), op, str(figures)],
             check=True,
         )
