@@ -401,16 +401,14 @@ class IndexWriter:
         next_row = db.next_row()
         pending: list[tuple[int, str]] = []
         removed_rows: list[int] = []
-        seen: set[str] = set()
         bar = tqdm(desc="indexing", unit=" passages", disable=not self.progress, leave=False)
         for item in sources:
             if isinstance(item, SourceProblem):
                 report.problems.append(item)
                 self.on_problem(item)
                 continue
-            if item.id in seen:
-                continue
-            seen.add(item.id)
+            if not db.first_sight(item.id):
+                continue  # the same id twice in the sources: the first one counts
             old = db.fingerprint(item.id)
             if old == item.fingerprint:
                 report.unchanged += 1

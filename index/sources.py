@@ -5,6 +5,7 @@ JSON (.json) and folders of them. A bad file or line does not stop the run: it
 becomes a `SourceProblem` naming the file and line, and reading goes on.
 """
 
+import codecs
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -69,6 +70,10 @@ def read_file(path: Path, defaults: SourceDefaults = SourceDefaults()) -> Iterat
             str(path), f"unsupported file type {suffix or '(none)'}: use .txt, .jsonl or .json"
         )
         return
+    if suffix == ".jsonl":
+        # Read a line at a time: an export of any size is never held in memory whole.
+        yield from _read_jsonl(path, defaults)
+        return
     text = _read_text(path)
     if isinstance(text, SourceProblem):
         yield text
@@ -78,10 +83,12 @@ def read_file(path: Path, defaults: SourceDefaults = SourceDefaults()) -> Iterat
         return
     if suffix == ".txt":
         yield from _read_page(path, text, defaults)
-    elif suffix == ".jsonl":
-        yield from _read_jsonl(path, text, defaults)
     else:
         yield from _read_json(path, text, defaults)
+
+
+BINARY = "binary data, not text: give a UTF-8 or GB18030 text file"
+ENCODINGS = ("utf-8", "gb18030")
 
 
 def _read_text(path: Path) -> str | SourceProblem:
@@ -90,13 +97,20 @@ def _read_text(path: Path) -> str | SourceProblem:
     except OSError as exc:
         return SourceProblem(str(path), f"cannot read the file: {exc.strerror or exc}")
     if b"\x00" in data[:8192]:
-        return SourceProblem(str(path), "binary data, not text: give a UTF-8 or GB18030 text file")
-    for encoding in ("utf-8-sig", "gb18030"):
+        return SourceProblem(str(path), BINARY)
+    text = _decode(data.removeprefix(codecs.BOM_UTF8))
+    if text is None:
+        return SourceProblem(str(path), "not valid UTF-8 or GB18030 text: convert the file to UTF-8")
+    return text
+
+
+def _decode(data: bytes) -> str | None:
+    for encoding in ENCODINGS:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    return SourceProblem(str(path), "not valid UTF-8 or GB18030 text: convert the file to UTF-8")
+    return None
 
 
 def _article(
@@ -188,22 +202,44 @@ def _from_record(record: Any, defaults: SourceDefaults) -> Article:
     )
 
 
-def _read_jsonl(path: Path, text: str, defaults: SourceDefaults) -> Iterator[Article | SourceProblem]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield SourceProblem(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", number)
-            continue
-        except (ValueError, RecursionError) as exc:  # a number too long, or nesting too deep
-            yield SourceProblem(str(path), f"not usable JSON ({_first_line(exc)})", number)
-            continue
-        try:
-            yield _from_record(record, defaults)
-        except ValueError as exc:
-            yield SourceProblem(str(path), str(exc), number)
+def _read_jsonl(path: Path, defaults: SourceDefaults) -> Iterator[Article | SourceProblem]:
+    empty = True
+    try:
+        with open(path, "rb") as fh:
+            if b"\x00" in fh.read(8192):
+                yield SourceProblem(str(path), BINARY)
+                return
+            fh.seek(0)
+            for number, raw in enumerate(fh, start=1):
+                line = _decode(raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw)
+                if line is None:
+                    yield SourceProblem(str(path), "not valid UTF-8 or GB18030 text", number)
+                    continue
+                if line.strip():
+                    empty = False
+                    yield from _jsonl_line(path, line, number, defaults)
+    except OSError as exc:
+        yield SourceProblem(str(path), f"cannot read the file: {exc.strerror or exc}")
+        return
+    if empty:
+        yield SourceProblem(str(path), "the file is empty")
+
+
+def _jsonl_line(
+    path: Path, line: str, number: int, defaults: SourceDefaults
+) -> Iterator[Article | SourceProblem]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        yield SourceProblem(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", number)
+        return
+    except (ValueError, RecursionError) as exc:  # a number too long, or nesting too deep
+        yield SourceProblem(str(path), f"not usable JSON ({_first_line(exc)})", number)
+        return
+    try:
+        yield _from_record(record, defaults)
+    except ValueError as exc:
+        yield SourceProblem(str(path), str(exc), number)
 
 
 def _read_json(path: Path, text: str, defaults: SourceDefaults) -> Iterator[Article | SourceProblem]:

@@ -105,6 +105,8 @@ class ArticleDB:
         self.conn.execute("PRAGMA journal_mode=OFF")  # the generation is thrown away on failure
         self.conn.execute("PRAGMA synchronous=OFF")  # publish() fsyncs before the swap
         self.conn.executescript(SCHEMA)
+        # Article ids met by this write (see first_sight); temporary: never part of the file.
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY)")
 
     @classmethod
     def copy_of(cls, source: Path, target: Path) -> "ArticleDB":
@@ -119,6 +121,14 @@ class ArticleDB:
     def fingerprint(self, article_id: str) -> str | None:
         row = self.conn.execute("SELECT fingerprint FROM articles WHERE id = ?", (article_id,)).fetchone()
         return row[0] if row else None
+
+    def first_sight(self, article_id: str) -> bool:
+        """True the first time this write meets `article_id`, False after.
+
+        Kept in a temporary SQLite table rather than a Python set, so that a write's
+        memory does not grow with the number of articles it reads.
+        """
+        return self.conn.execute("INSERT OR IGNORE INTO seen (id) VALUES (?)", (article_id,)).rowcount == 1
 
     def _select_in(self, sql: str, values: Iterable[str]) -> list:
         """The first column of `sql` (with one `IN ({marks})`) over `values`, in chunks SQLite accepts."""

@@ -215,3 +215,22 @@ def test_any_bytes_never_raise(data):
             load_squad(Path(tmp) / "x.json", problems.append)
         except DataFileError:
             pass
+
+
+def test_jsonl_is_read_a_line_at_a_time(tmp_path):
+    import tracemalloc
+
+    big = tmp_path / "big.jsonl"
+    line = json.dumps({"title": "标题", "text": "很长的正文。" * 400}, ensure_ascii=False) + "\n"
+    big.write_text(line * 4000, encoding="utf-8")  # about 29 MB
+    tracemalloc.start()
+    try:
+        items = read_sources([big])
+        first = next(items)
+        for _ in range(100):
+            next(items)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(first, Article)
+    assert peak < 2_000_000, f"reading 101 articles of a {big.stat().st_size} byte file took {peak} bytes"
