@@ -3,7 +3,9 @@
 Each operation writes a complete new generation beside the live one and
 publishes it with one atomic pointer swap (see index/layout.py). Articles are
 upserted by id: an article already indexed with the same content is left
-alone, so adding the same source twice changes nothing.
+alone, so adding the same source twice changes nothing. Wire copies are folded
+into their story as they arrive (index/dedup.py): a copy is stored without
+passages, and only its story's canonical article is indexed.
 
 Writes stream, so memory stays flat in the size of the import: articles are
 read, split, embedded and stored a batch at a time; SQLite rows go in as they
@@ -19,6 +21,7 @@ import logging
 import shutil
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +30,7 @@ import numpy as np
 
 from newsqa.errors import DiskFull, IndexCorrupt, IndexMismatch, NothingIndexed
 from newsqa.index.chunking import PassageSplitter
+from newsqa.index.dedup import WireCopies
 from newsqa.index.embedders import Embedder
 from newsqa.index.layout import IndexLayout, Manifest, is_disk_full, tree_bytes, utc_now
 from newsqa.index.lexical import K1, B
@@ -59,6 +63,8 @@ class WriteReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    copies: int = 0
+    """Of the added and updated articles, how many are wire copies folded into a story."""
     passages_added: int = 0
     problems: list[SourceProblem] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
@@ -70,6 +76,8 @@ class WriteReport:
 
     def summary(self) -> str:
         parts = [f"{self.added} added", f"{self.updated} updated", f"{self.unchanged} unchanged"]
+        if self.copies:
+            parts.append(f"{self.copies} of them wire copies folded into their stories")
         if self.removed:
             parts.append(f"{self.removed} removed")
         line = (
@@ -86,10 +94,12 @@ class IndexWriter:
 
     Args:
         wait: when another process is writing this index, wait for it (saying
-            so through `on_notice`); False raises IndexBusy at once.
+            so through `on_notice`); by default raise IndexBusy at once (the
+            command line waits unless given --no-wait).
         on_notice: one-line messages for the user (waiting for another writer,
             taking over from a killed one).
         on_stage: called with each stage name of `STAGES` as the write reaches it.
+        dedup_threshold: similarity from which two articles are one story [default: index/dedup.py].
     """
 
     STAGES = (
@@ -115,11 +125,13 @@ class IndexWriter:
         *,
         progress: bool = False,
         on_problem: Callable[[SourceProblem], None] | None = None,
-        wait: bool = True,
+        wait: bool = False,
         on_notice: Callable[[str], None] | None = None,
         on_stage: Callable[[str], None] | None = None,
+        dedup_threshold: float | None = None,
     ) -> None:
         self.layout = IndexLayout(root)
+        self.dedup_threshold = dedup_threshold
         self.embedder = embedder
         self.splitter = splitter or PassageSplitter()
         self.ann = ann or AnnParams()
@@ -142,41 +154,13 @@ class IndexWriter:
             return self._write(sources, base=base)
 
     def remove(self, article_ids: Iterable[str]) -> WriteReport:
-        """Remove articles by id; ids not in the index are reported in `not_found`."""
-        started = time.perf_counter()
+        """Remove articles by id; ids not in the index are reported in `not_found`.
+
+        When a removed article was the canonical one of a story, the earliest of its wire
+        copies takes its place and is indexed.
+        """
         with self._locked("remove"):
-            base = self.layout.current()
-            manifest = self._check_model(base)
-            if manifest.chunking:
-                self.splitter = PassageSplitter(**manifest.chunking)
-            wanted = list(dict.fromkeys(article_ids))
-            self._check_space(base, 0)
-            generation = self.layout.new_generation()
-            self._stage("generation-created")
-            try:
-                db = ArticleDB.copy_of(base / DB_FILE, generation / DB_FILE)
-                self._stage("db-copied")
-                found = db.existing(wanted)
-                report = WriteReport(removed=len(found), not_found=[a for a in wanted if a not in set(found)])
-                if not found:
-                    db.commit_and_close()
-                    self.layout.discard(generation)
-                    report.articles_total, report.passages_total = manifest.articles, manifest.passages
-                    report.generation = base.name
-                    report.seconds = time.perf_counter() - started
-                    return report
-                rows = db.passage_rows(found)
-                db.delete_articles(found)
-                work = generation / WORK
-                postings = PostingsWriter(work / "bm25", base / "bm25")
-                postings.remove(rows)
-                spool = VectorSpool(work, manifest.dim)
-                self._finish(generation, db, spool, postings, rows, base, manifest, report)
-            except BaseException as exc:
-                self._abandon(generation, exc, base, 0)
-                raise
-        report.seconds = time.perf_counter() - started
-        return report
+            return self._write([], base=self.layout.current(), remove=list(dict.fromkeys(article_ids)))
 
     def repair(self, *, reembed: bool = False) -> WriteReport:
         """Re-derive passages, vectors and BM25 postings from the stored articles, as a new generation.
@@ -307,7 +291,13 @@ class IndexWriter:
         next_row = old.next_row()
         pending: list[tuple[int, str]] = []
         try:
-            for article in old.articles():
+            links = old.story_links()  # copies whose story is sound stay copies; others are indexed
+            for article, _, _ in old.articles_with_fingerprints():
+                if article.id in links:
+                    db.insert(article, [])
+                    db.set_copy(article.id, links[article.id])
+                    report.unchanged += 1
+                    continue
                 known = {} if reembed else old.passage_rows_by_span(article.id)
                 passages = []
                 for p in self.splitter.split(article):
@@ -325,6 +315,8 @@ class IndexWriter:
                 if len(pending) >= EMBED_BATCH:
                     report.passages_added += self._embed(pending, spool, report)
             report.passages_added += self._embed(pending, spool, report)
+            for article_id, minhash in old.signatures():
+                db.save_signature(article_id, minhash)
         finally:
             old.close()
         return keep, next_row
@@ -345,9 +337,12 @@ class IndexWriter:
             logger.warning("the vectors of %s cannot be read (%s): embedding again", base.name, exc)
         return missing
 
-    def _write(self, sources: Iterable[Article | SourceProblem], base: Path | None) -> WriteReport:
+    def _write(
+        self, sources: Iterable[Article | SourceProblem], base: Path | None, remove: list[str] | None = None
+    ) -> WriteReport:
         started = time.perf_counter()
-        self.embedder.warm_up()
+        if remove is None:
+            self.embedder.warm_up()  # removing embeds only when a story's copy takes its place
         manifest = self._check_model(base) if base is not None else None
         self._check_space(base, 0)
         generation = self.layout.new_generation()
@@ -366,13 +361,22 @@ class IndexWriter:
             work = generation / WORK
             spool = VectorSpool(work, manifest.dim)
             postings = PostingsWriter(work / "bm25", base / "bm25" if base is not None else None)
-            removed_rows = self._ingest(sources, db, spool, postings, report)
+            stories = WireCopies() if self.dedup_threshold is None else WireCopies(self.dedup_threshold)
+            removed_rows: list[int] = []
+            released: list[Article] = []
+            if remove:
+                found = db.existing(remove)
+                report.removed, report.not_found = len(found), [a for a in remove if a not in set(found)]
+                removed_rows = db.passage_rows(found)
+                released = stories.release(db, found)
+                db.delete_articles(found)
+            self._ingest(sources, db, spool, postings, report, stories, removed_rows, released)
             if report.added + report.updated + report.unchanged == 0 and report.problems:
                 raise NothingIndexed(
                     f"nothing could be indexed: all {len(report.problems)} sources or records were "
                     "skipped (see the messages above); the existing index is unchanged"
                 )
-            if base is not None and report.added + report.updated == 0:
+            if base is not None and report.added + report.updated + report.removed == 0:
                 # Nothing new: keep the live generation as it is.
                 db.commit_and_close()
                 spool.delete()
@@ -394,31 +398,53 @@ class IndexWriter:
         spool: VectorSpool,
         postings: PostingsWriter,
         report: WriteReport,
-    ) -> list[int]:
-        """Read, split, store, embed and post every article; the rows of replaced passages."""
+        stories: WireCopies,
+        removed_rows: list[int],
+        released: list[Article],
+    ) -> None:
+        """Read, split, store, embed and post every article; `removed_rows` gains the rows of
+        replaced passages. Articles in `released` (wire copies whose canonical article went
+        away) are placed again first, without counting as added."""
         from tqdm import tqdm
 
         next_row = db.next_row()
         pending: list[tuple[int, str]] = []
-        removed_rows: list[int] = []
+        replaced: deque[Article] = deque(released)
         bar = tqdm(desc="indexing", unit=" passages", disable=not self.progress, leave=False)
-        for item in sources:
+        stream = iter(sources)
+        while True:
+            # Copies taken out of a story whose canonical article went away are placed again first.
+            again = bool(replaced)
+            item: Article | SourceProblem | None = replaced.popleft() if again else next(stream, None)
+            if item is None:
+                break
             if isinstance(item, SourceProblem):
                 report.problems.append(item)
                 self.on_problem(item)
                 continue
-            if not db.first_sight(item.id):
-                continue  # the same id twice in the sources: the first one counts
-            old = db.fingerprint(item.id)
-            if old == item.fingerprint:
-                report.unchanged += 1
+            if not again:
+                if not db.first_sight(item.id):
+                    continue  # the same id twice in the sources: the first one counts
+                old = db.fingerprint(item.id)
+                if old == item.fingerprint:
+                    report.unchanged += 1
+                    continue
+                if old is not None:
+                    removed_rows += db.passage_rows([item.id])
+                    replaced.extendleft(reversed(stories.release(db, [item.id])))
+                    db.delete_articles([item.id])
+                    report.updated += 1
+                else:
+                    report.added += 1
+            placement = stories.place(db, item)
+            if placement.copy_of is not None:
+                db.insert(item, [])
+                report.copies += not again
                 continue
-            if old is not None:
-                removed_rows += db.passage_rows([item.id])
-                db.delete_articles([item.id])
-                report.updated += 1
-            else:
-                report.added += 1
+            if placement.demoted is not None:
+                # Its rows may be from this very write: the spool and the runs drop them too.
+                removed_rows += db.passage_rows([placement.demoted])
+                db.delete_passages([placement.demoted])
             passages = []
             for p in self.splitter.split(item):
                 passages.append(Passage(p.id, p.article_id, p.ordinal, p.text, p.start, p.end, row=next_row))
@@ -436,7 +462,6 @@ class IndexWriter:
         db.set_next_row(next_row)
         postings.remove(removed_rows)
         self._stage("ingested")
-        return removed_rows
 
     def _finish(
         self,

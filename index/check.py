@@ -210,6 +210,8 @@ class _Checker:
             )
         for _ in range(n_orphans - len(orphans)):
             self.find("sqlite", "passage without its article", kind="orphan")
+        for copy_id, canonical_id, why in db.broken_story_links():
+            self.find("sqlite", f"article {copy_id} is a wire copy of {canonical_id}, {why}", kind="story")
         low, high = db.rowid_range()
         for first in range(low, high + 1, ARTICLES_PER_TASK):
             self.pool.submit(

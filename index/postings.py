@@ -209,7 +209,8 @@ class PostingsWriter:
             self._write_run()
 
     def remove(self, rows: Collection[int]) -> None:
-        """Drop the base's passages at `rows`."""
+        """Drop the passages at `rows`: the base's, or ones this write added (a story's canonical
+        article demoted to a copy by a later one)."""
         self._removed.update(int(r) for r in rows)
 
     @property
@@ -271,14 +272,19 @@ class PostingsWriter:
             base_rows = np.zeros(0, dtype=np.int64)
             base_lens = np.zeros(0, dtype=np.int32)
         base_terms = len(base_indptr) - 1
+        new_rows = np.frombuffer(self._rows, dtype=np.int64)
         keep_doc = np.ones(len(base_rows), dtype=bool)
+        keep_new = np.ones(len(new_rows), dtype=bool)
         if self._removed:
-            keep_doc = ~np.isin(base_rows, np.fromiter(self._removed, dtype=np.int64))
+            removed = np.fromiter(self._removed, dtype=np.int64)
+            keep_doc = ~np.isin(base_rows, removed)
+            keep_new = ~np.isin(new_rows, removed)
         new_pos = (np.cumsum(keep_doc) - 1).astype(np.int64)
         n_kept = int(keep_doc.sum())
-        rows = np.concatenate([base_rows[keep_doc], np.frombuffer(self._rows, dtype=np.int64)])
-        doc_len = np.concatenate([base_lens[keep_doc], np.frombuffer(self._lens, dtype=np.int32)])
-        doc_len = doc_len.astype(np.int32)
+        added_pos = (n_kept + np.cumsum(keep_new) - 1).astype(np.int64)
+        rows = np.concatenate([base_rows[keep_doc], new_rows[keep_new]])
+        lens = np.frombuffer(self._lens, dtype=np.int32)
+        doc_len = np.concatenate([base_lens[keep_doc], lens[keep_new]]).astype(np.int32)
         avg = max(float(doc_len.mean()), 1.0) if len(doc_len) else 1.0
 
         # Document frequencies first: the weights need them before any posting is written.
@@ -293,9 +299,14 @@ class PostingsWriter:
                     df[:base_terms] += np.bincount(term_of[keep_doc[docs]], minlength=base_terms)
         for run in self._runs:
             present = run.terms.read(0, run.terms.length).astype(np.int64)
-            ends = run.ends.read(0, run.ends.length)
-            df[present] += np.diff(np.concatenate([[0], ends]))
-            del present, ends
+            counts = np.diff(np.concatenate([[0], run.ends.read(0, run.ends.length)]))
+            if keep_new.all():
+                df[present] += counts
+            else:
+                term_of = np.repeat(present, counts)
+                kept = keep_new[run.docs.read(0, run.docs.length)]
+                df += np.bincount(term_of[kept], minlength=n_terms)
+            del present, counts
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
         n = max(len(rows), 1)
@@ -322,9 +333,10 @@ class PostingsWriter:
                 parts_f.append(tf[keep])
             for cursor in cursors:
                 term_of, docs, tf = cursor.take(b)
-                parts_t.append(term_of)
-                parts_d.append(docs + n_kept)
-                parts_f.append(tf)
+                keep = keep_new[docs]
+                parts_t.append(term_of[keep])
+                parts_d.append(added_pos[docs[keep]])
+                parts_f.append(tf[keep])
             if not parts_t:
                 continue
             term_of = np.concatenate(parts_t)

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 
@@ -50,6 +50,14 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_by_article ON passages(article_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Wire copies (index/dedup.py): every article's MinHash signature, and for each copy the
+# canonical article of its story. A canonical article has no row in `copies`; a copy has no passages.
+STORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS signatures (article_id TEXT PRIMARY KEY, minhash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS copies (article_id TEXT PRIMARY KEY, canonical_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS copies_by_canonical ON copies(canonical_id);
 """
 
 _ARTICLE_COLUMNS = "id, title, text, url, published, source, subtitles, byline, captions, continued"
@@ -107,6 +115,7 @@ class ArticleDB:
         self.conn.executescript(SCHEMA)
         # Article ids met by this write (see first_sight); temporary: never part of the file.
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY)")
+        self.conn.executescript(STORY_SCHEMA)
 
     @classmethod
     def copy_of(cls, source: Path, target: Path) -> "ArticleDB":
@@ -144,6 +153,63 @@ class ArticleDB:
         ids = [(a,) for a in article_ids]
         self.conn.executemany("DELETE FROM passages WHERE article_id = ?", ids)
         self.conn.executemany("DELETE FROM articles WHERE id = ?", ids)
+        self.conn.executemany("DELETE FROM signatures WHERE article_id = ?", ids)
+        self.conn.executemany("DELETE FROM copies WHERE article_id = ?", ids)
+
+    def delete_passages(self, article_ids: Iterable[str]) -> None:
+        """Drop the passages of articles that stay stored (a canonical article become a copy)."""
+        self.conn.executemany("DELETE FROM passages WHERE article_id = ?", [(a,) for a in article_ids])
+
+    # ---------- wire copies (index/dedup.py) ----------
+    def save_signature(self, article_id: str, minhash: bytes) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO signatures (article_id, minhash) VALUES (?, ?)", (article_id, minhash)
+        )
+
+    def signatures(self) -> Iterator[tuple[str, bytes]]:
+        yield from self.conn.execute("SELECT article_id, minhash FROM signatures")
+
+    def articles_without_signature(self) -> list[tuple[str, str]]:
+        return self.conn.execute(
+            "SELECT id, text FROM articles WHERE id NOT IN (SELECT article_id FROM signatures)"
+        ).fetchall()
+
+    def canonical_of(self, article_id: str) -> str:
+        row = self.conn.execute(
+            "SELECT canonical_id FROM copies WHERE article_id = ?", (article_id,)
+        ).fetchone()
+        return row[0] if row else article_id
+
+    def copies_of(self, canonical_id: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT article_id FROM copies WHERE canonical_id = ?", (canonical_id,)
+            )
+        ]
+
+    def set_copy(self, article_id: str, canonical_id: str) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO copies (article_id, canonical_id) VALUES (?, ?)",
+            (article_id, canonical_id),
+        )
+
+    def repoint_copies(self, old_canonical: str, new_canonical: str) -> None:
+        self.conn.execute(
+            "UPDATE copies SET canonical_id = ? WHERE canonical_id = ?", (new_canonical, old_canonical)
+        )
+
+    def published_and_source(self, article_id: str) -> tuple[str | None, str | None]:
+        row = self.conn.execute(
+            "SELECT published, source FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def article(self, article_id: str) -> Article | None:
+        row = self.conn.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return _article_from_row(row) if row else None
 
     def next_row(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'next_row'").fetchone()
@@ -282,13 +348,53 @@ class IndexSnapshot:
         if not wanted:
             return {}
         sql = _PASSAGE_WITH_ARTICLE.format(marks=",".join("?" * len(wanted)))
+        rows = self._conn().execute(sql, wanted).fetchall()
+        also_in = self.also_in({r[2] for r in rows})
         out = {}
-        for r in self._conn().execute(sql, wanted):
+        for r in rows:
             passage = Passage(
                 id=r[1], article_id=r[2], ordinal=r[3], text=r[6], start=r[4], end=r[5], row=r[0]
             )
-            out[r[0]] = StoredPassage(passage, ArticleRef(r[2], r[7], r[8], r[9], r[10]))
+            ref = ArticleRef(r[2], r[7], r[8], r[9], r[10], also_in=also_in.get(r[2], ()))
+            out[r[0]] = StoredPassage(passage, ref)
         return out
+
+    def also_in(self, article_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """For canonical articles, the other sources that printed their story (earliest first, each once)."""
+        ids = list(article_ids)
+        if not ids:
+            return {}
+        sql = (
+            "SELECT c.canonical_id, a.source, a.url FROM copies c JOIN articles a ON a.id = c.article_id "
+            f"WHERE c.canonical_id IN ({','.join('?' * len(ids))}) ORDER BY a.published, a.source"
+        )
+        try:
+            found = self._conn().execute(sql, ids).fetchall()
+        except sqlite3.OperationalError:
+            return {}  # an index written before stories existed
+        sources: dict[str, list[str]] = {}
+        for canonical, source, url in found:
+            name = source or (urlsplit(url).hostname if url else None)
+            if name and name not in sources.setdefault(canonical, []):
+                sources[canonical].append(name)
+        return {k: tuple(v) for k, v in sources.items()}
+
+    def copies_of(self, article_id: str) -> list[Article]:
+        """The wire copies folded into a canonical article (for its article page)."""
+        try:
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {', '.join('a.' + c.strip() for c in _ARTICLE_COLUMNS.split(','))} "
+                    "FROM copies c JOIN articles a ON a.id = c.article_id WHERE c.canonical_id = ? "
+                    "ORDER BY a.published, a.source",
+                    (article_id,),
+                )
+                .fetchall()
+            )
+        except sqlite3.OperationalError:
+            return []
+        return [_article_from_row(r) for r in rows]
 
     def article(self, article_id: str) -> Article | None:
         row = (
@@ -399,12 +505,47 @@ class ArticleReader:
 
     def articles_with_fingerprints(
         self, rowids: tuple[int, int] | None = None
-    ) -> Iterator[tuple[Article, str]]:
-        """Articles (those with rowid in the closed range `rowids`, if given) and their stored fingerprints."""
-        where = "" if rowids is None else "WHERE rowid BETWEEN ? AND ?"
-        sql = f"SELECT {_ARTICLE_COLUMNS}, fingerprint FROM articles {where} ORDER BY rowid"
+    ) -> Iterator[tuple[Article, str, str | None]]:
+        """(article, stored fingerprint, canonical article id if it is a wire copy), by rowid: all
+        articles, or those with a rowid in the closed range `rowids`."""
+        where = "" if rowids is None else "WHERE a.rowid BETWEEN ? AND ?"
+        columns = ", ".join(f"a.{c.strip()}" for c in _ARTICLE_COLUMNS.split(","))
+        sql = (
+            f"SELECT {columns}, a.fingerprint, c.canonical_id FROM articles a "
+            f"LEFT JOIN copies c ON c.article_id = a.id {where} ORDER BY a.rowid"
+        )
         for row in self.conn.execute(sql, rowids or ()):
-            yield _article_from_row(row), row[10]
+            yield _article_from_row(row), row[10], row[11]
+
+    def story_links(self) -> dict[str, str]:
+        """{copy id: canonical id} for the copies whose canonical article exists and is no copy."""
+        return dict(
+            self.conn.execute(
+                "SELECT c.article_id, c.canonical_id FROM copies c "
+                "JOIN articles a ON a.id = c.article_id JOIN articles k ON k.id = c.canonical_id "
+                "WHERE c.canonical_id NOT IN (SELECT article_id FROM copies)"
+            )
+        )
+
+    def broken_story_links(self) -> list[tuple[str, str, str]]:
+        """(copy id, canonical id, why) for each copy link that points nowhere sound."""
+        out = []
+        for copy_id, canonical_id, exists, is_copy in self.conn.execute(
+            "SELECT c.article_id, c.canonical_id, k.id IS NOT NULL, "
+            "c.canonical_id IN (SELECT article_id FROM copies) "
+            "FROM copies c LEFT JOIN articles k ON k.id = c.canonical_id"
+        ):
+            if not exists:
+                out.append((copy_id, canonical_id, "which is missing"))
+            elif is_copy:
+                out.append((copy_id, canonical_id, "which is itself a copy"))
+        return out
+
+    def signatures(self) -> Iterator[tuple[str, bytes]]:
+        """(article id, MinHash signature) of the articles that exist."""
+        yield from self.conn.execute(
+            "SELECT s.article_id, s.minhash FROM signatures s JOIN articles a ON a.id = s.article_id"
+        )
 
     def passages_of(self, article_id: str) -> list[tuple[int, str, int, int, int]]:
         """(row, id, ordinal, start, end) of an article's passages, by ordinal."""

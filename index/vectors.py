@@ -207,15 +207,27 @@ class VectorSpool:
         self._rows.close()
         self._vectors.close()
 
-    def batches(self, batch: int = WRITE_BATCH) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def rows(self) -> np.ndarray:
+        """Every row spooled so far (8 bytes each: small beside the vectors)."""
+        if not self._rows.closed:
+            self._rows.flush()
+        return np.fromfile(self.rows_path, dtype=np.int64)
+
+    def batches(
+        self, batch: int = WRITE_BATCH, without: np.ndarray | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(rows, vectors) `batch` at a time, leaving out the rows in `without`."""
         self.close()
         for start in range(0, self.count, batch):
             n = min(batch, self.count - start)
             rows = np.fromfile(self.rows_path, dtype=np.int64, count=n, offset=start * 8)
             vectors = np.fromfile(
                 self.vectors_path, dtype=np.float32, count=n * self.dim, offset=start * self.dim * 4
-            )
-            yield rows, vectors.reshape(n, self.dim)
+            ).reshape(n, self.dim)
+            if without is not None and len(without):
+                keep = ~np.isin(rows, without)
+                rows, vectors = rows[keep], vectors[keep]
+            yield rows, vectors
 
     def delete(self) -> None:
         self.close()
@@ -243,15 +255,17 @@ def write_vectors(
         The parameters written (for the manifest).
     """
     work = spool.rows_path.parent
+    removed = np.asarray(remove_rows if remove_rows is not None else [], dtype=np.int64)
+    # Rows removed may also be in the spool: passages this very write added and then dropped.
+    new = spool.count - int(np.isin(spool.rows(), removed).sum()) if len(removed) else spool.count
     sources = [spool]
     if base is not None:
         store = FaissStore.load(base, dim)
-        if remove_rows is not None:
-            store.remove(remove_rows)
+        store.remove(removed)
         params = store.params
-        kind = params.kind_for(len(store) + spool.count)
+        kind = params.kind_for(len(store) + new)
         if kind == store.kind and not store.is_stale() and not (kind == "hnsw" and store._index.ntotal == 0):
-            for rows, vectors in spool.batches():
+            for rows, vectors in spool.batches(without=removed):
                 store.add(rows, vectors)
             store.save(out)
             return store.params
@@ -261,10 +275,10 @@ def write_vectors(
         del store
         sources = [kept, spool]
     else:
-        kind = params.kind_for(spool.count)
+        kind = params.kind_for(new)
     fresh = FaissStore.empty(dim, params.with_kind(kind))
     for source in sources:
-        for rows, vectors in source.batches():
+        for rows, vectors in source.batches(without=removed):
             fresh.add(rows, vectors)
         if source is not spool:
             source.delete()

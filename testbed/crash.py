@@ -112,7 +112,7 @@ def index_state(root: Path) -> State | None:
     try:
         reader = ArticleReader(snapshot.generation / DB_FILE)
         try:
-            return {a.id: fp for a, fp in reader.articles_with_fingerprints()}
+            return {a.id: fp for a, fp, _ in reader.articles_with_fingerprints()}
         finally:
             reader.close()
     finally:

@@ -220,3 +220,29 @@ def test_worker_processes_find_the_same(index, monkeypatch):
     lines = check_index(index, workers=2).lines()
     assert any("but the text splits into" in line for line in lines)
     assert any("are not the terms of its text" in line for line in lines)
+
+
+def test_wire_copies_pass_and_their_damage_is_found_and_repaired(tmp_path):
+    from testbed import WIRE_ARTICLES
+
+    root = tmp_path / "wire"
+    IndexWriter(root, HashingEmbedder(), PassageSplitter(120, 20)).build(read_sources([WIRE_ARTICLES]))
+    report = check_index(root, load_embedder)
+    assert report.ok, report.lines()
+    conn = sqlite3.connect(generation(root) / "passages.sqlite")
+    copy_id, canonical_id = conn.execute("SELECT article_id, canonical_id FROM copies LIMIT 1").fetchone()
+    conn.close()
+    # A copy that got passages, and a copy whose canonical article is gone.
+    sql(
+        root,
+        "UPDATE passages SET article_id = ?, id = ? || ':0' WHERE row = (SELECT MIN(row) FROM passages)",
+        copy_id,
+        copy_id,
+    )
+    sql(root, "INSERT INTO copies (article_id, canonical_id) VALUES (?, 'gone')", canonical_id)
+    found = [str(f) for f in check_index(root, load_embedder).findings]
+    assert f"sqlite: article {copy_id} is a copy of {canonical_id} but has 1 passages" in found
+    assert f"sqlite: article {canonical_id} is a wire copy of gone, which is missing" in found
+    assert f"sqlite: article {copy_id} is a wire copy of {canonical_id}, which is itself a copy" in found
+    assert run("index", "check", "--index", root, "--repair").exit_code == 0
+    assert check_index(root, load_embedder).ok

@@ -104,6 +104,17 @@ def test_an_update_keeps_the_base_less_removed_rows_then_adds(tmp_path, small_ch
     update.write(tmp_path / "new")
     kept = [(row, words) for row, words in base_docs if row not in removed]
     assert_same(written(tmp_path / "new"), reference(kept + added))
+    # Passages added by this very write and removed again (a story's canonical article demoted).
+    again = PostingsWriter(tmp_path / "w3", base=tmp_path / "base", run_postings=60)
+    for row, words in added:
+        again.add(row, words)
+    dropped = {added[3][0], added[100][0], 7}
+    again.remove(dropped)
+    again.write(tmp_path / "again")
+    assert_same(
+        written(tmp_path / "again"),
+        reference([(r, w) for r, w in base_docs + added if r not in dropped]),
+    )
     # A removal alone, with nothing added.
     only = PostingsWriter(tmp_path / "w2", base=tmp_path / "new")
     only.remove([500, 501, 3])

@@ -14,6 +14,7 @@ from newsqa.errors import NewsQAError
 
 if TYPE_CHECKING:
     from newsqa.index.builder import IndexWriter
+    from newsqa.index.fetch import Fetcher
     from newsqa.index.sources import SourceProblem
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -154,6 +155,20 @@ def index_writer(settings: Settings, *, wait: bool = True) -> "IndexWriter":
         wait=wait,
         on_notice=echo_notice,
         on_stage=on_stage,
+    )
+
+
+def fetcher(settings: Settings) -> "Fetcher":
+    """A web fetcher with the settings' timeout, retries, per-host interval and User-Agent."""
+    from newsqa.index.fetch import DEFAULT_USER_AGENT, Fetcher, FetchPolicy
+
+    return Fetcher(
+        FetchPolicy(
+            user_agent=settings.user_agent or DEFAULT_USER_AGENT,
+            timeout=settings.fetch_timeout,
+            retries=settings.fetch_retries,
+            host_interval=settings.fetch_host_interval,
+        )
     )
 
 
