@@ -371,6 +371,7 @@ class IndexWriter:
                 released = stories.release(db, found)
                 db.delete_articles(found)
             self._ingest(sources, db, spool, postings, report, stories, removed_rows, released)
+            del stories, released  # its signatures and bands: not needed for the vectors and postings
             if report.added + report.updated + report.unchanged == 0 and report.problems:
                 raise NothingIndexed(
                     f"nothing could be indexed: all {len(report.problems)} sources or records were "
