@@ -37,7 +37,8 @@ OPS = ("build", "add", "remove")
 STAGES = {
     "build": [s for s in IndexWriter.STAGES if s != "db-copied"],
     "add": list(IndexWriter.STAGES),
-    "remove": [s for s in IndexWriter.STAGES if s not in ("batch-written", "ingested")],
+    # A remove embeds nothing unless a wire copy takes a removed article's place.
+    "remove": [s for s in IndexWriter.STAGES if s != "batch-written"],
 }
 
 State = dict[str, str]  # article id -> fingerprint
