@@ -5,6 +5,7 @@ All with real `newsqa` processes: a writer is held still at a named stage
 """
 
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -30,10 +31,13 @@ ENV = {**os.environ, "NEWSQA_MODEL": HASHING_MODEL}
 
 
 def articles(prefix: str, n: int, words: str = "港口投资十二亿元，预计明年完工。") -> list[dict]:
-    return [
-        {"id": f"{prefix}{i}", "title": f"{prefix}第{i}篇", "text": f"第{i}篇报道。{words}" * 6}
-        for i in range(n)
-    ]
+    """Distinct articles (random characters around `words`), so that none is folded as a wire copy."""
+    out = []
+    for i in range(n):
+        rng = random.Random(f"{prefix}{i}")
+        filler = "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(150))
+        out.append({"id": f"{prefix}{i}", "title": f"{prefix}第{i}篇", "text": f"第{i}篇报道。{words}{filler}。"})
+    return out
 
 
 def ids(root: Path) -> set[str]:
