@@ -373,9 +373,10 @@ class IndexWriter:
             self._ingest(sources, db, spool, postings, report, stories, removed_rows, released)
             del stories, released  # its signatures and bands: not needed for the vectors and postings
             if report.added + report.updated + report.unchanged == 0 and report.problems:
+                kept = "the existing index is unchanged" if self.layout.exists() else "no index was written"
                 raise NothingIndexed(
                     f"nothing could be indexed: all {len(report.problems)} sources or records were "
-                    "skipped (see the messages above); the existing index is unchanged"
+                    f"skipped (see the messages above); {kept}"
                 )
             if base is not None and report.added + report.updated + report.removed == 0:
                 # Nothing new: keep the live generation as it is.

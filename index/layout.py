@@ -330,12 +330,13 @@ class IndexLayout:
         `notify`, or with `wait=False` raise IndexBusy at once. Generations left
         behind by an interrupted or killed writer are deleted first.
 
+        A failed first write (no index published) leaves no index directory behind.
+
         Raises:
             IndexBusy: another writer holds the lock and `wait` is False.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        # Opened without truncating: the file says who holds the lock.
-        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        created = not self.root.exists()
+        fd = self._lock_fd()
         acquired = False
         try:
             if not _try_flock(fd, fcntl.LOCK_EX):
@@ -347,6 +348,13 @@ class IndexLayout:
                     )
                 notify(f"{who}; waiting for it to finish (--no-wait to fail instead)")
                 fcntl.flock(fd, fcntl.LOCK_EX)
+                while not self._is_lock_file(fd):
+                    # The writer we waited for failed a first write and removed the directory:
+                    # lock the file that is there now.
+                    os.close(fd)
+                    created = not self.root.exists()
+                    fd = self._lock_fd()
+                    fcntl.flock(fd, fcntl.LOCK_EX)
             acquired = True
             left = LockHolder.parse(_read_fd(fd))
             _write_fd(
@@ -369,7 +377,23 @@ class IndexLayout:
                 # Any exit this process lives through; only a kill or a crash leaves the file filled.
                 with contextlib.suppress(OSError):
                     _write_fd(fd, "")
+                if created and self.pointer() is None:
+                    shutil.rmtree(self.root, ignore_errors=True)  # still locked: no writer is inside
             os.close(fd)  # releases the flock
+
+    def _lock_fd(self) -> int:
+        self.root.mkdir(parents=True, exist_ok=True)
+        # Opened without truncating: the file says who holds the lock.
+        return os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def _is_lock_file(self, fd: int) -> bool:
+        """Whether `fd` is still the lock file at its path (not one a failed first write removed)."""
+        try:
+            at_path = os.stat(self.root / LOCK)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (held.st_dev, held.st_ino) == (at_path.st_dev, at_path.st_ino)
 
     def check_space(self, needed: int, what: str) -> None:
         """Raise DiskFull when the index's device has less than `needed` bytes free."""

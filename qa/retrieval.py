@@ -20,6 +20,9 @@ from newsqa.qa.types import Hit
 logger = logging.getLogger(__name__)
 
 RRF_K = 60
+# Added to the fused score of the passages of the article a follow-up question comes from
+# (fused scores are in [0, 1]): that article wins close calls, not clear ones.
+PREFER_BOOST = 0.15
 
 
 @dataclass(frozen=True)
@@ -56,14 +59,24 @@ class HybridRetriever:
         self.embedder = embedder
         self.params = params or FusionParams()
 
-    def search(self, question: str, k: int | None = None) -> list[Hit]:
-        """Fused hits, best first, up to `k` (default: the candidate pool size)."""
+    def search(self, question: str, k: int | None = None, prefer_article: str | None = None) -> list[Hit]:
+        """Fused hits, best first, up to `k` (default: the candidate pool size).
+
+        Args:
+            prefer_article: an article whose passages get `PREFER_BOOST` (the previous
+                turn's, for a follow-up): preferred among the candidates, never forced in.
+        """
         k = k or self.params.candidates
         pool = max(k, self.params.candidates)
         lex_rows, lex_scores = self.snapshot.lexical_search(terms(question), pool)
         query = self.embedder.embed_queries([question])[0]
         dense_rows, dense_scores = self.snapshot.dense_search(query, pool)
         fused = self._fuse(lex_rows, lex_scores, dense_rows, dense_scores)
+        if prefer_article:
+            for p in self.snapshot.article_passages(prefer_article):
+                if p.row in fused:
+                    score, lexical, dense = fused[p.row]
+                    fused[p.row] = (score + PREFER_BOOST, lexical, dense)
         top = sorted(fused.items(), key=lambda kv: -kv[1][0])[:k]
         stored = self.snapshot.passages(row for row, _ in top)
         hits = []

@@ -54,8 +54,10 @@ def ask(
 ) -> None:
     """Answer QUESTION from the index, with the passage and article it comes from."""
     from newsqa.qa.answerer import Answerer
+    from newsqa.qa.validation import clean_question
 
     settings = settings_from(index_dir=index_dir, top_k=top_k, reader=reader)
+    question = clean_question(question, settings.max_question_chars)  # before the slow load
     answerer = Answerer.load(settings=settings, model=model)
     result = answerer.ask(question, top_k=settings.top_k)
     if as_json:
