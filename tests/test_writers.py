@@ -36,7 +36,9 @@ def articles(prefix: str, n: int, words: str = "港口投资十二亿元，预�
     for i in range(n):
         rng = random.Random(f"{prefix}{i}")
         filler = "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(150))
-        out.append({"id": f"{prefix}{i}", "title": f"{prefix}第{i}篇", "text": f"第{i}篇报道。{words}{filler}。"})
+        out.append(
+            {"id": f"{prefix}{i}", "title": f"{prefix}第{i}篇", "text": f"第{i}篇报道。{words}{filler}。"}
+        )
     return out
 
 
@@ -113,6 +115,47 @@ def test_a_second_writer_waits_and_says_for_whom(tmp_path, index):
         assert a.wait(timeout=60) == 0 and b.wait(timeout=60) == 0, (tmp_path / "b.log").read_text()
     assert {"first0", "second0", "base0"} <= ids(index)
     assert_healthy(index)
+
+
+def test_a_writer_waiting_on_a_failed_first_build_holds_the_lock_of_the_new_directory(tmp_path):
+    """The failed first build removes the index directory, lock file included: the writer that
+    waited for it locks the file that is there now, so a third writer finds the index busy."""
+    root = tmp_path / "fresh"
+    bad = write_jsonl(tmp_path / "bad.jsonl", ["{broken"])
+    good = write_jsonl(tmp_path / "good.jsonl", articles("good", 3))
+    with writer_stopped_at("locked", "build", bad, "--index", root, log=tmp_path / "a.log") as a:
+        b = newsqa(
+            "index",
+            "build",
+            good,
+            "--index",
+            root,
+            env={"NEWSQA_FAULT": "stop@locked"},
+            log=tmp_path / "b.log",
+        )
+        try:
+            wait_for_text(tmp_path / "b.log", "waiting")
+            os.kill(a.pid, signal.SIGCONT)
+            assert a.wait(timeout=60) == 1 and "no index was written" in (tmp_path / "a.log").read_text()
+            deadline = time.monotonic() + 60
+            while not is_stopped(b.pid):  # b holds the lock now
+                assert b.poll() is None and time.monotonic() < deadline, (tmp_path / "b.log").read_text()
+                time.sleep(0.01)
+            third = subprocess.run(
+                [sys.executable, "-m", "newsqa", "index", "build", good, "--index", root, "--no-wait"],
+                capture_output=True,
+                text=True,
+                env=ENV,
+            )
+            assert third.returncode == 1 and f"pid {b.pid}" in third.stderr, third.stderr
+            os.kill(b.pid, signal.SIGCONT)
+            assert b.wait(timeout=60) == 0, (tmp_path / "b.log").read_text()
+        finally:
+            if b.poll() is None:
+                b.kill()
+                b.wait()
+    assert ids(root) == {"good0", "good1", "good2"}
+    assert_healthy(root)
 
 
 def test_no_wait_fails_at_once_with_one_line(tmp_path, index):
