@@ -3,12 +3,15 @@
 `soak()` starts the server on an index, runs `clients` threads that ask one
 question after another for `seconds`, and meanwhile runs the given writes
 (`newsqa index add/build` processes, one after the other, the first once the
-warm-up is over). It records every request (start, end, status), each
-write's publish time (when CURRENT moved) and when the server switched to
-it, and the server's RSS every second. Shared by `bench/soak.py` and the
-short soak in the tests.
+warm-up is over; every write runs, and the clients keep asking until the
+server has switched to the last one). It records every request (start, end,
+status), each write's publish time (when CURRENT moved) and when the server
+switched to it (every worker seen), and the RSS of the server's processes
+together (supervisor and workers) every second. Shared by `bench/soak.py`
+and the short soak in the tests.
 """
 
+import contextlib
 import os
 import random
 import subprocess
@@ -18,11 +21,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import psutil
+
 from newsqa.index.layout import IndexLayout
-from testbed.server import running_server, server_pid
+from testbed.server import running_server
 
 
 @dataclass
@@ -92,6 +99,8 @@ class SoakResult:
 
 SWAP_MARGIN_S = 1.0
 """A request counts as "during the swap" when it overlaps [publish - margin, switch + margin]."""
+SWITCH_WAIT_S = 120.0
+"""How long the soak waits, after the last write, for the server to switch to its generation."""
 
 
 def soak(
@@ -109,7 +118,6 @@ def soak(
 ) -> SoakResult:
     """Serve `index_dir` to `clients` askers for `seconds` while running `writes` (each `newsqa index ...`)."""
     import httpx
-    import psutil
 
     env = {**(env or {}), "NEWSQA_WATCH_INDEX": "true"}
     layout = IndexLayout(index_dir)
@@ -119,7 +127,7 @@ def soak(
     jobs = [Write(argv) for argv in writes]
     rss: list[tuple[float, float]] = []
     with running_server(index_dir, work / "soak-server.log", env=env) as url:
-        proc = psutil.Process(server_pid(url))
+        server = _serve_process(url)
         t0 = time.monotonic()
 
         def ask(seed: int) -> None:
@@ -137,6 +145,7 @@ def soak(
 
         def watch() -> None:
             last_rss = 0.0
+            serving: dict[int, str | None] = {}  # worker pid -> the generation it answered from last
             with httpx.Client(timeout=10) as http:
                 while not stop.is_set():
                     now = time.monotonic() - t0
@@ -146,14 +155,20 @@ def soak(
                             job.generation, job.published = pointer, now
                             known.add(pointer)
                     try:
-                        serving = http.get(f"{url}/healthz").json().get("generation")
-                    except (httpx.HTTPError, ValueError):
-                        serving = None
-                    for job in jobs:
-                        if job.generation is not None and job.switched is None and serving == job.generation:
+                        health = http.get(f"{url}/healthz").json()
+                        serving[int(health.get("worker", 0))] = health.get("generation")
+                    except (httpx.HTTPError, ValueError, TypeError):
+                        pass
+                    for i, job in enumerate(jobs):
+                        # Switched: every worker seen so far answers from this write's generation
+                        # or a later one (a worker may go straight to the next write's).
+                        if job.generation is None or job.switched is not None or not serving:
+                            continue
+                        newer = {later.generation for later in jobs[i:] if later.generation is not None}
+                        if all(g in newer for g in serving.values()):
                             job.switched = now
                     if now - last_rss >= 1.0:
-                        rss.append((now, proc.memory_info().rss / 2**20))
+                        rss.append((now, _tree_rss_mb(server)))
                         last_rss = now
                     time.sleep(0.05)
 
@@ -177,7 +192,8 @@ def soak(
 
         known: set[str | None] = {layout.pointer()}
         threads = [threading.Thread(target=ask, args=(i,), daemon=True) for i in range(clients)]
-        threads += [threading.Thread(target=watch, daemon=True), threading.Thread(target=write, daemon=True)]
+        writer = threading.Thread(target=write, daemon=True)
+        threads += [threading.Thread(target=watch, daemon=True), writer]
         for thread in threads:
             thread.start()
         said = 0.0
@@ -186,15 +202,47 @@ def soak(
             if progress and time.monotonic() - t0 - said >= 60:
                 said = time.monotonic() - t0
                 progress(f"{said:6.1f}s: {len(records)} requests")
-        # A write still running finishes (the server keeps serving); bounded by the writes themselves.
-        while any(job.started and job.returncode is None for job in jobs):
+        # Every write runs to its end, also those still to come when the time is up (the server
+        # keeps serving); bounded by the writes themselves.
+        while writer.is_alive() and any(job.returncode is None for job in jobs):
             time.sleep(0.5)
+        # Then the server switches to the last generation (loading it takes a while on a busy
+        # machine, in each worker): wait for that, bounded, and a margin after it.
+        deadline = time.monotonic() + SWITCH_WAIT_S
+        while time.monotonic() < deadline and any(
+            job.published is not None and job.switched is None for job in jobs
+        ):
+            time.sleep(0.2)
         time.sleep(2 * SWAP_MARGIN_S + 1)
         stop.set()
         for thread in threads:
             thread.join(timeout=120)
         elapsed = time.monotonic() - t0
     return _result(records, jobs, rss, clients, elapsed, warmup)
+
+
+def _serve_process(url: str) -> "psutil.Process":
+    """The `newsqa serve` process started for `url` (the supervisor of its workers, if any)."""
+    import psutil
+
+    port = url.rsplit(":", 1)[1]
+    for proc in psutil.process_iter(["cmdline"]):
+        argv = proc.info["cmdline"] or []
+        if "newsqa" in argv and "serve" in argv and port in argv:
+            return proc
+    raise RuntimeError(f"no `newsqa serve` process for {url}")
+
+
+def _tree_rss_mb(top: "psutil.Process") -> float:
+    """RSS of `top` and all its children, in MB (a process that ends meanwhile counts nothing)."""
+    import psutil
+
+    total = 0
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for proc in [top, *top.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += proc.memory_info().rss
+    return total / 2**20
 
 
 def _result(

@@ -40,6 +40,6 @@ def test_no_request_fails_while_the_index_is_rewritten(tmp_path, sample_page, ex
     assert result.requests > 50
     assert [w.returncode for w in result.writes] == [0, 0]
     assert all(w.switched is not None for w in result.writes), (
-        "the server did not switch to every new generation"
+        f"the server did not switch to every new generation: {result.figures()['writes']}"
     )
     assert result.swap_requests > 0
