@@ -26,21 +26,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench.common import report
-from newsqa.qa.conversation import Turn, resolve
+from newsqa.qa.conversation import Turn
 from newsqa.resources import SAMPLE_PUBLISHED, SAMPLE_SOURCE, sample_dir
-from testbed import DIALOGUES, SHARED_QA
+from testbed import DIALOGUES, SHARED_QA, follow_up_resolved
 
 DATA = Path(__file__).parent / "data"
-
-
-def resolution_right(dialogue: dict) -> bool:
-    first = Turn(dialogue["first"]["question"], answer=dialogue["first"]["answer"])
-    got = resolve(dialogue["follow_up"], [first])
-    return (
-        got.rule.value == dialogue["rule"]
-        and all(part in got.question for part in dialogue["contains"])
-        and not any(part in got.question for part in dialogue["excludes"])
-    )
 
 
 def build(index_dir: Path, sources: list[Path], *extra: str) -> None:
@@ -92,7 +82,7 @@ def main() -> None:
     items = json.loads(DIALOGUES.read_text(encoding="utf-8"))["dialogues"]
     groups: dict[str, list[bool]] = defaultdict(list)
     for d in items:
-        ok = resolution_right(d)
+        ok = follow_up_resolved(d)
         for key in ("all", f"split={d['split']}", f"set={d['set']}", f"rule={d['rule']}"):
             groups[key].append(ok)
     rows = [

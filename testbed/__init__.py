@@ -36,3 +36,16 @@ WIRE_ARTICLES = Path(__file__).parent / "wire" / "articles.jsonl"
 
 DIALOGUES = Path(__file__).parent / "dialogues.json"
 """Two-turn dialogues for follow-up resolution, over the sample page and the dev sets (hand-written)."""
+
+
+def follow_up_resolved(dialogue: dict) -> bool:
+    """Whether `resolve` turns the dialogue's follow-up into the question its answer key expects."""
+    from newsqa.qa.conversation import Turn, resolve
+
+    first = Turn(dialogue["first"]["question"], answer=dialogue["first"]["answer"])
+    got = resolve(dialogue["follow_up"], [first])
+    return (
+        got.rule.value == dialogue["rule"]
+        and all(part in got.question for part in dialogue["contains"])
+        and not any(part in got.question for part in dialogue["excludes"])
+    )

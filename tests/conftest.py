@@ -64,3 +64,12 @@ def web():
 
     with Fetcher(FetchPolicy(timeout=1.0, retries=1, backoff=0.01, host_interval=0.0)) as fetcher:
         yield fetcher
+
+
+@pytest.fixture(scope="module")
+def client(sample_index):
+    """The web app over the sample index, in process."""
+    from tests.helpers import app_client
+
+    with app_client(sample_index) as c:
+        yield c

@@ -4,8 +4,12 @@ import importlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 from newsqa.index.builder import IndexWriter
 from newsqa.index.chunking import PassageSplitter
@@ -70,3 +74,14 @@ def build_xss_index(root):
     )
     hashing_writer(root).build(read_sources([source]))
     return root
+
+
+def app_client(index_dir: Path, **settings: object) -> "TestClient":
+    """The web app over `index_dir` in process (no admin token unless given)."""
+    from fastapi.testclient import TestClient
+
+    from newsqa.config import Settings
+    from newsqa.web.app import create_app
+
+    settings.setdefault("reload_token", None)
+    return TestClient(create_app(Settings(index_dir=index_dir, **settings)))  # type: ignore[arg-type]

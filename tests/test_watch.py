@@ -153,7 +153,7 @@ def test_a_running_server_shows_what_watch_added_without_a_restart(website, tmp_
         in_a_row = 0
         while in_a_row < 6:
             assert time.monotonic() < deadline, "the server did not switch to the new generation"
-            answer = httpx.get(f"{url}/ask", params=question).json()
+            answer = httpx.get(f"{url}/ask", params=question, timeout=60).json()
             if answer["passages"][0]["title"] == "第7条新闻：城区新建7座口袋公园":
                 in_a_row += 1
             else:

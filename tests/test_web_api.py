@@ -6,12 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from newsqa.config import Settings
 from newsqa.web.app import create_app
 from newsqa.web.schemas import AnswerOut, AskResponse, PassageOut
-from tests.helpers import IMG, SCRIPT, build_xss_index
+from tests.helpers import IMG, SCRIPT, app_client, build_xss_index
 
 # What the reader answers on the sample page today (tuned elsewhere; update together).
 ANSWERS = {
@@ -50,17 +48,6 @@ PASSAGE_FIELDS = {
     "start": int,
     "end": int,
 }
-
-
-def app_client(index_dir, **settings) -> TestClient:
-    settings.setdefault("reload_token", None)
-    return TestClient(create_app(Settings(index_dir=index_dir, **settings)))
-
-
-@pytest.fixture(scope="module")
-def client(sample_index):
-    with app_client(sample_index) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -7,27 +7,15 @@ import logging
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from newsqa.config import CONTEXT_TURNS_MAX, Settings
-from newsqa.web.app import create_app
+from newsqa.config import CONTEXT_TURNS_MAX
 from newsqa.web.conversations import ConversationStore
 from newsqa.web.guards import RateLimiter
 from newsqa.web.schemas import ContextTurn
 from testbed.server import running_server
+from tests.helpers import app_client
 
 QUESTION = "柳州市委书记是谁？"
-
-
-def app_client(index_dir, **settings) -> TestClient:
-    settings.setdefault("reload_token", None)
-    return TestClient(create_app(Settings(index_dir=index_dir, **settings)))
-
-
-@pytest.fixture(scope="module")
-def client(sample_index):
-    with app_client(sample_index) as c:
-        yield c
 
 
 def one_line_error(response, status: int, says: str) -> None:
@@ -208,7 +196,7 @@ def test_the_logs_hold_neither_tokens_nor_article_text(sample_index, tmp_path):
     log = tmp_path / "serve.log"
     env = {"NEWSQA_RELOAD_TOKEN": secret}
     with running_server(sample_index, log, env=env, args=["--workers", "1"]) as url:
-        with httpx.Client(base_url=url) as http:
+        with httpx.Client(base_url=url, timeout=60) as http:
             article_id = http.post("/ask", json={"question": QUESTION}).json()["answer"]["article_id"]
             page = http.get(f"/articles/{article_id}")
             http.post("/admin/reload", headers={"Authorization": "Bearer nope"})

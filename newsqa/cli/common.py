@@ -94,6 +94,12 @@ writer_options = options(
     ),
 )
 
+wait_option = click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Fail at once when another newsqa process is writing the index, instead of waiting for it.",
+)
+
 dry_run_options = options(
     click.option("--dry-run", is_flag=True, help="Only print what the sources parse into; index nothing."),
     click.option(
@@ -128,21 +134,33 @@ def echo_problem(problem: "SourceProblem") -> None:
     click.echo(f"skipped {problem}", err=True)
 
 
-def index_writer(settings: Settings) -> "IndexWriter":
-    """The index writer the settings describe, reporting skipped sources on stderr."""
+def echo_notice(message: str) -> None:
+    click.echo(f"newsqa: {message}", err=True)
+
+
+def index_writer(settings: Settings, *, wait: bool = True) -> "IndexWriter":
+    """The index writer the settings describe, reporting skipped sources and waits on stderr."""
     from newsqa.index.builder import IndexWriter
     from newsqa.index.chunking import PassageSplitter
     from newsqa.index.embedders import load_embedder
+    from newsqa.index.faults import stage_hook
 
     embedder = load_embedder(
         settings.model, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
     )
+    try:
+        on_stage = stage_hook(settings.fault, IndexWriter.STAGES)
+    except ValueError as exc:
+        raise click.UsageError(f"NEWSQA_FAULT: {exc}") from exc
     return IndexWriter(
         settings.index_dir,
         embedder,
         PassageSplitter(settings.passage_chars, settings.passage_overlap),
         progress=sys.stderr.isatty(),
         on_problem=echo_problem,
+        wait=wait,
+        on_notice=echo_notice,
+        on_stage=on_stage,
     )
 
 
