@@ -25,13 +25,14 @@ import sys
 from pathlib import Path
 
 from bench.common import report
-from bench.readers import BaselineReader, load_questions, run
+from bench.readers import load_questions, run
 from newsqa.config import Settings
 from newsqa.index.builder import IndexWriter
 from newsqa.index.embedders import load_embedder
 from newsqa.index.layout import IndexLayout
 from newsqa.index.sources import read_sources
 from newsqa.qa.answerer import READ_PASSAGES, Answerer
+from newsqa.qa.evaluate import BestSentenceReader
 from newsqa.qa.readers.span.reader import SpanReader, default_weights
 from newsqa.qa.types import Reader
 from testbed import SHARED_QA
@@ -74,7 +75,7 @@ def main() -> None:
         root = index_for(key, files, args.model)
         answerer = Answerer.load(root, settings=Settings(index_dir=root, reader="features"))
         questions = load_questions(files)[: args.limit]
-        readers: dict[str, Reader] = {"baseline": BaselineReader(), "features": answerer.reader}
+        readers: dict[str, Reader] = {"baseline": BestSentenceReader(), "features": answerer.reader}
         names_of = {"baseline": "baseline (BM25 + best sentence)", "features": "features"}
         if cross[trained].is_file():
             readers["span"] = SpanReader(answerer.snapshot.term_weights, cross[trained])

@@ -30,11 +30,9 @@ import numpy as np
 
 from newsqa.index.chunking import PassageSplitter
 from newsqa.index.sources import squad_articles
-from newsqa.index.text import normalize, sentence_spans
 from newsqa.index.types import ArticleRef, Passage, content_id
 from newsqa.qa.answerer import READ_PASSAGES, Answerer
 from newsqa.qa.metrics import exact_match, f1
-from newsqa.qa.questions import analyze
 from newsqa.qa.retrieval import one_per_article
 from newsqa.qa.types import Answer, Hit, Reader
 
@@ -72,30 +70,6 @@ def gold_hits(q: TestQuestion, splitter: PassageSplitter) -> list[Hit]:
         Hit(Passage(f"gold:{i}", q.article_id, i, q.paragraph[s:e], s, e), article, 1.0)
         for i, (s, e) in enumerate(splitter.spans(q.paragraph))
     ]
-
-
-class BaselineReader:
-    """BM25 + best sentence: the sentence of the first three passages sharing most question words."""
-
-    name = "baseline"
-    default_threshold = 0.5
-
-    def warm_up(self) -> None:
-        pass
-
-    def read(self, question: str, hits: list[Hit]) -> list[Answer]:
-        q_terms = set(analyze(question).terms)
-        best: tuple[float, Hit, int, int] | None = None
-        for hit in hits[:3]:
-            norm = normalize(hit.passage.text)
-            for a, b in sentence_spans(hit.passage.text):
-                overlap = sum(len(t) for t in q_terms if t in norm[a:b])
-                if best is None or overlap > best[0]:
-                    best = (overlap, hit, a, b)
-        if best is None or best[0] == 0:
-            return []
-        _, hit, a, b = best
-        return [Answer.from_span(hit, a, b, a, b, 1.0)]
 
 
 @dataclass

@@ -25,7 +25,7 @@ from newsqa.qa.answerer import Answerer
 from newsqa.qa.metrics import exact_match, f1
 from newsqa.qa.questions import analyze
 from newsqa.qa.retrieval import FusionParams, HybridRetriever, one_per_article
-from newsqa.qa.types import Answer, AskResult
+from newsqa.qa.types import Answer, AskResult, Hit
 
 logger = logging.getLogger(__name__)
 
@@ -174,31 +174,45 @@ class _Tally:
         )
 
 
-class BaselineAnswerer:
-    """BM25 alone, then the sentence of the top passages sharing most words with the question."""
+class BestSentenceReader:
+    """The baseline reader: the sentence of the first three passages sharing most question words."""
 
-    def __init__(self, answerer: Answerer) -> None:
-        self.retriever = HybridRetriever(
-            answerer.snapshot, answerer.embedder, FusionParams(method="weighted", lexical_weight=1.0)
-        )
+    name = "baseline"
+    default_threshold = 0.5
 
-    def ask(self, question: str, top_k: int = 5) -> AskResult:
-        started = time.perf_counter()
-        hits = self.retriever.search_lexical(question, max(top_k * 3, 10))
+    def warm_up(self) -> None:
+        pass
+
+    def read(self, question: str, hits: list[Hit]) -> list[Answer]:
         q_terms = set(analyze(question).terms)
-        best: tuple[float, Any, int, int] | None = None
+        best: tuple[float, Hit, int, int] | None = None
         for hit in hits[:3]:
             norm = normalize(hit.passage.text)
             for a, b in sentence_spans(hit.passage.text):
                 overlap = sum(len(t) for t in q_terms if t in norm[a:b])
                 if best is None or overlap > best[0]:
                     best = (overlap, hit, a, b)
-        answer = None
-        if best is not None and best[0] > 0:
-            _, hit, a, b = best
-            answer = Answer.from_span(hit, a, b, a, b, 1.0)
+        if best is None or best[0] == 0:
+            return []
+        _, hit, a, b = best
+        return [Answer.from_span(hit, a, b, a, b, 1.0)]
+
+
+class BaselineAnswerer:
+    """BM25 alone, then the best sentence (`BestSentenceReader`)."""
+
+    def __init__(self, answerer: Answerer) -> None:
+        self.retriever = HybridRetriever(
+            answerer.snapshot, answerer.embedder, FusionParams(method="weighted", lexical_weight=1.0)
+        )
+        self.reader = BestSentenceReader()
+
+    def ask(self, question: str, top_k: int = 5) -> AskResult:
+        started = time.perf_counter()
+        hits = self.retriever.search_lexical(question, max(top_k * 3, 10))
+        answers = self.reader.read(question, hits)
         took = (time.perf_counter() - started) * 1000
-        return AskResult(question, answer, one_per_article(hits, top_k), took)
+        return AskResult(question, answers[0] if answers else None, one_per_article(hits, top_k), took)
 
 
 def evaluate(
