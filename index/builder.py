@@ -9,7 +9,6 @@ alone, so adding the same source twice changes nothing.
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,46 +22,12 @@ from newsqa.index.sources import SourceProblem
 from newsqa.index.store import DB_FILE, ArticleDB
 from newsqa.index.text import terms
 from newsqa.index.types import Article, Passage
+from newsqa.index.upsert import ArticleWrite, WriteReport, passage_view, upsert
 from newsqa.index.vectors import AnnParams, FaissStore
 
+__all__ = ["IndexWriter", "WriteReport", "passage_view"]
+
 logger = logging.getLogger(__name__)
-
-EMBED_BATCH = 256
-
-
-def passage_view(title: str, passage_text: str) -> str:
-    """What is embedded and BM25-indexed for a passage: its article's title, then the passage."""
-    return f"{title}\n{passage_text}"
-
-
-@dataclass
-class WriteReport:
-    """What an index operation did."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    passages_added: int = 0
-    problems: list[SourceProblem] = field(default_factory=list)
-    not_found: list[str] = field(default_factory=list)
-    articles_total: int = 0
-    passages_total: int = 0
-    seconds: float = 0.0
-    embed_seconds: float = 0.0
-    generation: str = ""
-
-    def summary(self) -> str:
-        parts = [f"{self.added} added", f"{self.updated} updated", f"{self.unchanged} unchanged"]
-        if self.removed:
-            parts.append(f"{self.removed} removed")
-        line = (
-            f"articles: {', '.join(parts)}; {self.passages_added} new passages; index now holds "
-            f"{self.articles_total} articles, {self.passages_total} passages ({self.seconds:.1f}s)"
-        )
-        if self.problems:
-            line += f"; {len(self.problems)} skipped (see messages above)"
-        return line
 
 
 class IndexWriter:
@@ -177,62 +142,17 @@ class IndexWriter:
         bm25: BM25Index,
         report: WriteReport,
     ) -> BM25Index:
-        from tqdm import tqdm
-
-        next_row = db.next_row()
-        pending: list[tuple[Passage, str]] = []
-        lexical = BM25Update(bm25)
-        removed_rows: list[int] = []
-        seen: set[str] = set()
-        bar = tqdm(desc="indexing", unit=" passages", disable=not self.progress, leave=False)
-
-        def flush() -> None:
-            if not pending:
-                return
-            t0 = time.perf_counter()
-            matrix = self.embedder.embed_passages([view for _, view in pending])
-            report.embed_seconds += time.perf_counter() - t0
-            vectors.add(np.fromiter((p.row for p, _ in pending), dtype=np.int64), matrix)
-            bar.update(len(pending))
-            pending.clear()
-
-        for item in sources:
-            if isinstance(item, SourceProblem):
-                report.problems.append(item)
-                self.on_problem(item)
-                continue
-            if item.id in seen:
-                continue
-            seen.add(item.id)
-            old = db.fingerprint(item.id)
-            if old == item.fingerprint:
-                report.unchanged += 1
-                continue
-            if old is not None:
-                removed_rows += db.passage_rows([item.id])
-                db.delete_articles([item.id])
-                report.updated += 1
-            else:
-                report.added += 1
-            passages = []
-            for p in self.splitter.split(item):
-                passages.append(Passage(p.id, p.article_id, p.ordinal, p.text, p.start, p.end, row=next_row))
-                next_row += 1
-            db.insert(item, passages)
-            for p in passages:
-                view = passage_view(item.title, p.text)
-                pending.append((p, view))
-                lexical.add(p.row, terms(view))
-            report.passages_added += len(passages)
-            if len(pending) >= EMBED_BATCH:
-                flush()
-        flush()
-        bar.close()
-        db.set_next_row(next_row)
-        if removed_rows:
-            vectors.remove(np.asarray(removed_rows, dtype=np.int64))
-        lexical.remove(removed_rows)
-        return lexical.apply() if lexical else bm25
+        target = _GenerationTarget(db, vectors, bm25)
+        upsert(
+            sources,
+            target,
+            self.splitter,
+            self.embedder,
+            report,
+            on_problem=self.on_problem,
+            progress=self.progress,
+        )
+        return target.finish()
 
     def _finish(
         self,
@@ -266,3 +186,42 @@ class IndexWriter:
         self.layout.publish(generation)
         report.articles_total, report.passages_total = articles, passages
         report.generation = generation.name
+
+
+class _GenerationTarget:
+    """Writes upserted articles into a generation being built: SQLite rows, vectors, BM25."""
+
+    def __init__(self, db: ArticleDB, vectors: FaissStore, bm25: BM25Index) -> None:
+        self.db = db
+        self.vectors = vectors
+        self.bm25 = bm25
+        self.lexical = BM25Update(bm25)
+        self.next_row = db.next_row()
+        self.removed_rows: list[int] = []
+
+    def fingerprints(self, article_ids: list[str]) -> dict[str, str]:
+        return self.db.fingerprints(article_ids)
+
+    def write(self, batch: list[ArticleWrite], vectors: np.ndarray) -> None:
+        rows: list[int] = []
+        for item in batch:
+            if item.replaces:
+                self.removed_rows += self.db.passage_rows([item.article.id])
+                self.db.delete_articles([item.article.id])
+            passages = []
+            for p, view in zip(item.passages, item.views, strict=True):
+                passages.append(
+                    Passage(p.id, p.article_id, p.ordinal, p.text, p.start, p.end, row=self.next_row)
+                )
+                self.lexical.add(self.next_row, terms(view))
+                rows.append(self.next_row)
+                self.next_row += 1
+            self.db.insert(item.article, passages)
+        self.vectors.add(np.asarray(rows, dtype=np.int64), vectors)
+
+    def finish(self) -> BM25Index:
+        self.db.set_next_row(self.next_row)
+        if self.removed_rows:
+            self.vectors.remove(np.asarray(self.removed_rows, dtype=np.int64))
+        self.lexical.remove(self.removed_rows)
+        return self.lexical.apply() if self.lexical else self.bm25

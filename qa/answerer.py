@@ -6,8 +6,9 @@ from pathlib import Path
 
 from newsqa.config import Settings
 from newsqa.errors import EmptyQuestion, IndexMismatch, QuestionTooLong
+from newsqa.index.backend import Store, open_backend
 from newsqa.index.embedders import Embedder, load_embedder
-from newsqa.index.store import IndexSnapshot
+from newsqa.index.filters import SearchFilter
 from newsqa.qa.readers import load_reader
 from newsqa.qa.retrieval import FusionParams, HybridRetriever, one_per_article
 from newsqa.qa.types import Answer, AskResult, Reader
@@ -29,7 +30,7 @@ class Answerer:
 
     def __init__(
         self,
-        snapshot: IndexSnapshot,
+        snapshot: Store,
         embedder: Embedder,
         reader: Reader,
         *,
@@ -52,18 +53,19 @@ class Answerer:
         settings: Settings | None = None,
         model: str | None = None,
     ) -> "Answerer":
-        """Load the index at `index_dir` (default: the settings' index) with its own embedder.
+        """Load the index the settings name (or the local index at `index_dir`) with its own embedder.
 
         Raises:
             IndexNotFound: nothing is built there.
             IndexMismatch: `model` names another embedder than the index was built with.
         """
         settings = settings or Settings()
-        root = Path(index_dir) if index_dir is not None else settings.index_dir
-        snapshot = IndexSnapshot.open(root)
+        if index_dir is not None:
+            settings = settings.model_copy(update={"backend": "local", "index_dir": Path(index_dir)})
+        snapshot = open_backend(settings).open()
         built_with = snapshot.manifest.model
         if model is not None and model != built_with:
-            raise IndexMismatch(root, built_with, model)
+            raise IndexMismatch(snapshot.location, built_with, model)
         embedder = load_embedder(
             built_with, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
         )
@@ -82,7 +84,7 @@ class Answerer:
         self.reader.warm_up()
         if self.embedder.dim != self.snapshot.manifest.dim:
             raise IndexMismatch(
-                self.snapshot.root,
+                self.snapshot.location,
                 f"{self.snapshot.manifest.model} ({self.snapshot.manifest.dim} dimensions)",
                 f"{self.embedder.name} ({self.embedder.dim} dimensions)",
             )
@@ -95,12 +97,13 @@ class Answerer:
             raise QuestionTooLong(len(question), self.max_question_chars)
         return question
 
-    def ask(self, question: str, top_k: int = 5) -> AskResult:
+    def ask(self, question: str, top_k: int = 5, where: SearchFilter | None = None) -> AskResult:
         """Answer one question.
 
         Args:
             question: in Chinese (Simplified or Traditional) or English.
             top_k: how many supporting passages to return, one per article.
+            where: answer only from the articles this filter allows (dates, sources).
 
         Returns:
             The answer (None when no passage answers it with enough confidence),
@@ -110,7 +113,7 @@ class Answerer:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         started = time.perf_counter()
         question = self.check_question(question)
-        hits = self.retriever.search(question, max(top_k * 3, READ_PASSAGES * 2))
+        hits = self.retriever.search(question, max(top_k * 3, READ_PASSAGES * 2), where)
         answers = self.reader.read(question, hits[:READ_PASSAGES])
         answer = answers[0] if answers and answers[0].confidence >= self.abstain_below else None
         passages = one_per_article(hits, top_k)

@@ -1,19 +1,21 @@
 """The answerer a server is using, and the switch to a rebuilt index while it serves.
 
-`newsqa index build/add/remove` publish a new generation by replacing the
-index's CURRENT pointer. `LiveAnswerer` loads the new generation beside the
-old one (in a background thread, or on `POST /admin/reload`) and then swaps
-one reference: a request holds the answerer it started with, so requests in
-flight finish on the old generation, which stays on disk for one more swap.
+A rebuild publishes a new generation: with the local backend, `newsqa index
+build/add/remove` replace the index's CURRENT pointer; with Milvus, `index
+build` switches the collection alias (`index add/remove` write into the live
+collections in place, and are seen at once). `LiveAnswerer` watches the
+backend's pointer, loads the new generation beside the old one (in a
+background thread, or on `POST /admin/reload`) and then swaps one reference: a
+request holds the answerer it started with, so requests in flight finish on
+the old generation, which both backends keep for one more switch.
 """
 
 import logging
 import threading
-from pathlib import Path
 
 from newsqa.config import Settings
 from newsqa.errors import NewsQAError
-from newsqa.index.layout import IndexLayout
+from newsqa.index.backend import open_backend
 from newsqa.qa.answerer import Answerer
 
 logger = logging.getLogger(__name__)
@@ -28,11 +30,11 @@ class IndexLoadFailed(NewsQAError):
 
 
 class LiveAnswerer:
-    """Holds the current `Answerer` of one index directory; replaces it when the index changes."""
+    """Holds the current `Answerer` of one index; replaces it when the index changes."""
 
     def __init__(self, settings: Settings, *, watch_interval: float = WATCH_INTERVAL_S) -> None:
         self.settings = settings
-        self.layout = IndexLayout(settings.index_dir)
+        self.backend = open_backend(settings)
         self.watch_interval = watch_interval
         self._answerer: Answerer | None = None
         self._error: NewsQAError | None = None
@@ -42,8 +44,8 @@ class LiveAnswerer:
         self._watcher: threading.Thread | None = None
 
     @property
-    def index_dir(self) -> Path:
-        return self.layout.root
+    def location(self) -> str:
+        return self.backend.location
 
     def current(self) -> Answerer:
         """The answerer to use for one request.
@@ -59,7 +61,7 @@ class LiveAnswerer:
     @property
     def generation(self) -> str | None:
         answerer = self._answerer
-        return answerer.snapshot.generation.name if answerer is not None else None
+        return answerer.snapshot.generation if answerer is not None else None
 
     def load(self) -> bool:
         """Load the live generation if it is not the one in use; True when it switched.
@@ -69,7 +71,7 @@ class LiveAnswerer:
         again until the pointer moves.
         """
         with self._load_lock:
-            pointer = self.layout.pointer()
+            pointer = self.backend.pointer()
             if self._answerer is not None and pointer == self.generation:
                 return False
             try:
@@ -79,9 +81,9 @@ class LiveAnswerer:
                 logger.warning("index not loaded: %s", exc)
                 return False
             except Exception as exc:  # a bug: keep serving what we have, say why in the log
-                message = f"could not load the index at {self.index_dir}: {exc!r}"
+                message = f"could not load the index at {self.location}: {exc!r}"
                 self._failed(pointer, IndexLoadFailed(message))
-                logger.exception("index not loaded: %s", self.index_dir)
+                logger.exception("index not loaded: %s", self.location)
                 return False
             previous = self.generation
             self._answerer = answerer  # the swap: one reference, atomic for readers
@@ -97,7 +99,7 @@ class LiveAnswerer:
     def reload(self) -> bool:
         """Load the live generation now (POST /admin/reload); raise when it cannot be loaded."""
         switched = self.load()
-        pointer = self.layout.pointer()
+        pointer = self.backend.pointer()
         if not switched and pointer is not None and pointer == self._failed_pointer:
             raise self._error or NewsQAError(f"could not load index generation {pointer}")
         if self._answerer is None:
@@ -121,8 +123,10 @@ class LiveAnswerer:
     def _watch(self) -> None:
         while not self._stop.wait(self.watch_interval):
             try:
-                pointer = self.layout.pointer()
+                pointer = self.backend.pointer()
                 if pointer is not None and pointer != self.generation and pointer != self._failed_pointer:
                     self.load()
+            except NewsQAError as exc:  # e.g. a Milvus server that went away: keep serving what we have
+                logger.warning("index watcher: %s", exc)
             except Exception:  # the watcher must outlive any one bad generation
-                logger.exception("index watcher: could not check or load %s", self.index_dir)
+                logger.exception("index watcher: could not check or load %s", self.location)

@@ -13,7 +13,8 @@ from newsqa.config import Settings
 from newsqa.errors import NewsQAError
 
 if TYPE_CHECKING:
-    from newsqa.index.builder import IndexWriter
+    from newsqa.index.backend import StoreWriter
+    from newsqa.index.filters import SearchFilter
     from newsqa.index.sources import SourceProblem
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -59,6 +60,49 @@ index_option = click.option(
     default=None,
     help="Index directory [default: $NEWSQA_INDEX_DIR, else ~/.local/share/newsqa/index].",
 )
+
+backend_options = options(
+    click.option(
+        "--backend",
+        type=click.Choice(["local", "milvus"]),
+        default=None,
+        help="Where the index lives: local (the index directory) or milvus [default: $NEWSQA_BACKEND, else local].",
+    ),
+    click.option(
+        "--milvus-uri",
+        default=None,
+        help="With --backend milvus: ./newsqa.milvus.db (Milvus Lite, embedded) or http://host:19530 "
+        "(a Milvus server; token in NEWSQA_MILVUS_TOKEN).",
+    ),
+    click.option(
+        "--milvus-collection",
+        default=None,
+        help="With --backend milvus: the index's name (a collection alias) [default newsqa].",
+    ),
+)
+
+filter_options = options(
+    click.option(
+        "--since", default=None, help="Only articles published on or after this day, e.g. 2024-08-01."
+    ),
+    click.option(
+        "--until", default=None, help="Only articles published on or before this day, e.g. 2024-08-31."
+    ),
+    click.option(
+        "--source",
+        "sources",
+        multiple=True,
+        help="Only articles from this source, e.g. 柳州日报 (repeat for several).",
+    ),
+)
+
+
+def search_filter(since: str | None, until: str | None, sources: tuple[str, ...]) -> "SearchFilter | None":
+    """The search filter the --since/--until/--source flags describe, or None."""
+    from newsqa.index.filters import SearchFilter
+
+    return SearchFilter.of(since, until, sources)
+
 
 source_options = options(
     click.option(
@@ -121,17 +165,17 @@ def echo_problem(problem: "SourceProblem") -> None:
     click.echo(f"skipped {problem}", err=True)
 
 
-def index_writer(settings: Settings) -> "IndexWriter":
-    """The index writer the settings describe, reporting skipped sources on stderr."""
-    from newsqa.index.builder import IndexWriter
+def index_writer(settings: Settings) -> "StoreWriter":
+    """The index writer the settings describe (backend, embedder, chunking), reporting skipped
+    sources on stderr."""
+    from newsqa.index.backend import open_backend
     from newsqa.index.chunking import PassageSplitter
     from newsqa.index.embedders import load_embedder
 
     embedder = load_embedder(
         settings.model, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
     )
-    return IndexWriter(
-        settings.index_dir,
+    return open_backend(settings).writer(
         embedder,
         PassageSplitter(settings.passage_chars, settings.passage_overlap),
         progress=sys.stderr.isatty(),

@@ -2,12 +2,12 @@
 
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from newsqa.cli.common import (
+    backend_options,
     dry_run_options,
     echo_problem,
     index_option,
@@ -55,11 +55,13 @@ def _run_write(op: str, sources: tuple[str, ...], dry_run: bool, as_json: bool, 
     if dry_run:
         _dry_run(items, as_json)
         return
+    from newsqa.index.backend import open_backend
+
     settings = settings_from(**opts)
     writer = index_writer(settings)
     report = getattr(writer, op)(items)
     click.echo(report.summary())
-    click.echo(f"index: {settings.index_dir}")
+    click.echo(f"index: {open_backend(settings).location}")
 
 
 @click.group("index")
@@ -70,6 +72,7 @@ def index_group() -> None:
 @index_group.command("build")
 @click.argument("sources", nargs=-1, required=True)
 @index_option
+@backend_options
 @writer_options
 @source_options
 @dry_run_options
@@ -85,6 +88,7 @@ def index_build(sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: 
 @index_group.command("add")
 @click.argument("sources", nargs=-1, required=True)
 @index_option
+@backend_options
 @writer_options
 @source_options
 @dry_run_options
@@ -96,6 +100,7 @@ def index_add(sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: An
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
 @index_option
+@backend_options
 @writer_options
 @source_options
 @dry_run_options
@@ -112,16 +117,16 @@ def ingest(paths: tuple[str, ...], dry_run: bool, as_json: bool, **opts: Any) ->
 @index_group.command("remove")
 @click.argument("article_ids", nargs=-1, required=True)
 @index_option
+@backend_options
 @click.option("--model", default=None, hidden=True)
-def index_remove(article_ids: tuple[str, ...], index_dir: Path | None, model: str | None) -> None:
+def index_remove(article_ids: tuple[str, ...], model: str | None, **opts: Any) -> None:
     """Remove articles by id (see `newsqa index info` or `ingest --dry-run` for ids)."""
-    from newsqa.index.layout import IndexLayout, Manifest
+    from newsqa.index.backend import open_backend
 
-    settings = settings_from(index_dir=index_dir, model=model)
+    settings = settings_from(model=model, **opts)
     if model is None:
         # Removing needs no embedding: take the model the index was built with.
-        manifest = Manifest.load(IndexLayout(settings.index_dir).current())
-        settings = settings_from(index_dir=index_dir, model=manifest.model)
+        settings = settings_from(model=open_backend(settings).manifest().model, **opts)
     report = index_writer(settings).remove(article_ids)
     for missing in report.not_found:
         click.echo(f"not in the index: {missing}", err=True)
@@ -132,29 +137,23 @@ def index_remove(article_ids: tuple[str, ...], index_dir: Path | None, model: st
 
 @index_group.command("info")
 @index_option
+@backend_options
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def index_info(index_dir: Path | None, as_json: bool) -> None:
+def index_info(as_json: bool, **opts: Any) -> None:
     """Show what the index holds and how it was built."""
-    from newsqa.index.layout import IndexLayout, Manifest
+    from newsqa.index.backend import open_backend
 
-    settings = settings_from(index_dir=index_dir)
-    layout = IndexLayout(settings.index_dir)
-    generation = layout.current()
-    manifest = Manifest.load(generation)
-    info = {
-        "index_dir": str(layout.root),
-        "generation": generation.name,
-        "size_bytes": layout.size_bytes(),
-        **manifest.to_dict(),
-    }
+    backend = open_backend(settings_from(**opts))
+    info = backend.info()
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2))
         return
-    click.echo(f"index:      {layout.root} ({generation.name}, {info['size_bytes'] / 1e6:.1f} MB)")
-    click.echo(f"articles:   {manifest.articles}")
-    click.echo(f"passages:   {manifest.passages}")
-    click.echo(f"model:      {manifest.model} ({manifest.dim} dimensions)")
-    click.echo(f"vectors:    {manifest.ann.get('kind')} {json.dumps(manifest.ann)}")
-    click.echo(f"chunking:   {json.dumps(manifest.chunking)}")
-    click.echo(f"built:      {manifest.built_at}, updated {manifest.updated_at}")
-    click.echo(f"format:     {manifest.format_version} (newsqa {manifest.newsqa_version})")
+    size = f", {info['size_bytes'] / 1e6:.1f} MB" if "size_bytes" in info else ""
+    click.echo(f"index:      {backend.location} ({info['generation']}{size})")
+    click.echo(f"articles:   {info['articles']}")
+    click.echo(f"passages:   {info['passages']}")
+    click.echo(f"model:      {info['model']} ({info['dim']} dimensions)")
+    click.echo(f"vectors:    {info['ann'].get('kind')} {json.dumps(info['ann'])}")
+    click.echo(f"chunking:   {json.dumps(info['chunking'])}")
+    click.echo(f"built:      {info['built_at']}, updated {info['updated_at']}")
+    click.echo(f"format:     {info['format_version']} (newsqa {info['newsqa_version']})")

@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from newsqa.cli.common import index_option, index_writer, serve_options, settings_from, verbose
+from newsqa.cli.common import (
+    backend_options,
+    index_option,
+    index_writer,
+    serve_options,
+    settings_from,
+    verbose,
+)
 from newsqa.config import Settings
 
 
@@ -44,12 +51,11 @@ def run_server(settings: Settings, host: str, port: int, log: bool) -> None:
     """Run the web app in this process until Ctrl-C."""
     import uvicorn
 
-    from newsqa.errors import IndexNotFound
-    from newsqa.index.layout import IndexLayout
+    from newsqa.index.backend import open_backend
     from newsqa.web.app import create_app
 
-    if not IndexLayout(settings.index_dir).exists():
-        raise IndexNotFound(settings.index_dir)
+    backend = open_backend(settings)
+    backend.manifest()  # IndexNotFound (one line, before listening) when nothing is built there
     config = uvicorn.Config(
         create_app(settings),
         host=host,
@@ -61,29 +67,30 @@ def run_server(settings: Settings, host: str, port: int, log: bool) -> None:
     sock = _bind(host, port)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{sock.getsockname()[1]}/"
-    index_dir = settings.index_dir
+    index = backend.location
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:
-                click.echo(f"newsqa: serving {index_dir} on {url} (Ctrl-C to stop)", err=True)
+                click.echo(f"newsqa: serving {index} on {url} (Ctrl-C to stop)", err=True)
 
     Server(config).run(sockets=[sock])
 
 
 @click.command("serve")
 @index_option
+@backend_options
 @serve_options
 @click.pass_context
-def serve(ctx: click.Context, index_dir: Path | None, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, **opts: Any) -> None:
     """Serve the chat page, article pages and the JSON API (/ask, /docs).
 
     The server follows rebuilds of the index: after `newsqa index build/add/remove`
     it switches to the new index without dropping a request. Set
     NEWSQA_RELOAD_TOKEN to also allow `POST /admin/reload`.
     """
-    run_server(settings_from(index_dir=index_dir), host, port, verbose(ctx))
+    run_server(settings_from(**opts), host, port, verbose(ctx))
 
 
 @click.command("demo")
@@ -98,12 +105,12 @@ def serve(ctx: click.Context, index_dir: Path | None, host: str, port: int) -> N
 @serve_options
 @click.pass_context
 def demo(ctx: click.Context, index_dir: Path | None, host: str, port: int) -> None:
-    """Index the bundled sample front page (once), then serve it."""
+    """Index the bundled sample front page (once), then serve it (always from a local index)."""
     from newsqa.index.layout import IndexLayout
 
-    settings = settings_from(index_dir=index_dir)
+    settings = settings_from(index_dir=index_dir, backend="local")
     if index_dir is None:
-        settings = settings_from(index_dir=sample_index_dir(settings))
+        settings = settings_from(index_dir=sample_index_dir(settings), backend="local")
     if not IndexLayout(settings.index_dir).exists():
         click.echo(f"indexing the bundled sample into {settings.index_dir} ...", err=True)
         build_sample_index(settings)

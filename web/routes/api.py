@@ -119,8 +119,9 @@ def index_info(answerer: AnswererDep, live: LiveDep) -> dict:
     """What the loaded index holds and how it was built (its manifest)."""
     snapshot = answerer.snapshot
     return {
-        "index_dir": str(live.index_dir),
-        "generation": snapshot.generation.name,
+        "backend": live.backend.name,
+        "index": live.location,
+        "generation": snapshot.generation,
         **snapshot.manifest.to_dict(),
     }
 
