@@ -124,26 +124,20 @@ class ArticleDB:
             )
         return found
 
-    def passage_rows(self, article_ids: Iterable[str]) -> list[int]:
-        ids = list(article_ids)
-        rows: list[int] = []
+    def _select_in(self, sql: str, values: Iterable[str]) -> list:
+        """The first column of `sql` (with one `IN ({marks})`) over `values`, in chunks SQLite accepts."""
+        ids = list(values)
+        found: list = []
         for chunk in range(0, len(ids), 500):
             part = ids[chunk : chunk + 500]
-            marks = ",".join("?" * len(part))
-            rows += [
-                r[0]
-                for r in self.conn.execute(f"SELECT row FROM passages WHERE article_id IN ({marks})", part)
-            ]
-        return rows
+            found += [r[0] for r in self.conn.execute(sql.format(marks=",".join("?" * len(part))), part)]
+        return found
+
+    def passage_rows(self, article_ids: Iterable[str]) -> list[int]:
+        return self._select_in("SELECT row FROM passages WHERE article_id IN ({marks})", article_ids)
 
     def existing(self, article_ids: Iterable[str]) -> list[str]:
-        ids = list(article_ids)
-        found: list[str] = []
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk : chunk + 500]
-            marks = ",".join("?" * len(part))
-            found += [r[0] for r in self.conn.execute(f"SELECT id FROM articles WHERE id IN ({marks})", part)]
-        return found
+        return self._select_in("SELECT id FROM articles WHERE id IN ({marks})", article_ids)
 
     def delete_articles(self, article_ids: Iterable[str]) -> None:
         ids = [(a,) for a in article_ids]

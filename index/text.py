@@ -8,7 +8,6 @@ as printed.
 
 import re
 import unicodedata
-from collections.abc import Iterator
 from functools import lru_cache
 
 # Sentence-final punctuation, full-width and ASCII. "." is handled apart: it
@@ -130,22 +129,6 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Split text[start:end] at clause marks (，,、：:) into spans, marks excluded."""
-    spans = []
-    s = start
-    for i in range(start, end):
-        if text[i] in CLAUSE_MARKS and not (
-            text[i] in ",:" and 0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit()
-        ):
-            if i > s:
-                spans.append((s, i))
-            s = i + 1
-    if end > s:
-        spans.append((s, end))
-    return spans
-
-
 def ends_sentence(line: str) -> bool:
     """Whether a line ends with sentence-final punctuation (closing quotes allowed after it)."""
     stripped = line.rstrip()
@@ -193,7 +176,3 @@ def terms(text: str) -> list[str]:
         if w and w not in STOPWORDS and _TERM_RE.search(w):
             out.append(w)
     return out
-
-
-def iter_lines(text: str) -> Iterator[str]:
-    yield from text.splitlines()

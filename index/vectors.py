@@ -1,17 +1,16 @@
 """Vector stores: passage vectors keyed by passage row, searched by inner product.
 
-`FaissStore` is the real one. Below `hnsw_threshold` vectors it is exact
+`FaissStore` holds them. Below `hnsw_threshold` vectors it is exact
 (`IndexFlatIP`); above it, an HNSW graph, whose parameters are recorded in the
 manifest. HNSW cannot delete in place, so removed rows are masked out at query
-time and the graph is rebuilt once they pass a fraction of it. `NumpyStore` is
-an exact brute-force twin for tests and for machines without faiss.
+time and the graph is rebuilt once they pass a fraction of it.
 """
 
 import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -35,56 +34,6 @@ class AnnParams:
     def from_dict(cls, data: dict[str, object]) -> "AnnParams":
         fields = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in fields})  # type: ignore[arg-type]
-
-
-class VectorStore(Protocol):
-    dim: int
-
-    def __len__(self) -> int: ...
-
-    def add(self, rows: np.ndarray, vectors: np.ndarray) -> None: ...
-
-    def remove(self, rows: np.ndarray) -> None: ...
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, rows), each (n_queries, k); missing hits have row -1."""
-        ...
-
-    def save(self, directory: Path) -> None: ...
-
-
-class NumpyStore:
-    """Exact inner-product search over a numpy matrix."""
-
-    def __init__(self, dim: int) -> None:
-        self.dim = dim
-        self.rows = np.zeros(0, dtype=np.int64)
-        self.vectors = np.zeros((0, dim), dtype=np.float32)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
-        self.rows = np.concatenate([self.rows, np.asarray(rows, dtype=np.int64)])
-        self.vectors = np.vstack([self.vectors, np.asarray(vectors, dtype=np.float32)])
-
-    def remove(self, rows: np.ndarray) -> None:
-        keep = ~np.isin(self.rows, rows)
-        self.rows, self.vectors = self.rows[keep], self.vectors[keep]
-
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        scores = np.asarray(queries, dtype=np.float32) @ self.vectors.T
-        k_eff = min(k, scores.shape[1])
-        out_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        out_r = np.full((len(queries), k), -1, dtype=np.int64)
-        if k_eff:
-            top = np.argsort(-scores, axis=1)[:, :k_eff]
-            out_s[:, :k_eff] = np.take_along_axis(scores, top, axis=1)
-            out_r[:, :k_eff] = self.rows[top]
-        return out_s, out_r
-
-    def save(self, directory: Path) -> None:
-        raise NotImplementedError("NumpyStore is for tests; indexes are saved with FaissStore")
 
 
 class FaissStore:

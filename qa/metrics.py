@@ -7,6 +7,7 @@ as the official CMRC 2018 evaluation script does.
 """
 
 import re
+from collections.abc import Sequence
 
 from newsqa.index.text import is_punctuation
 
@@ -22,7 +23,8 @@ def tokens(text: str) -> list[str]:
     return [t for t in _TOKEN_RE.findall(text.lower()) if not (len(t) == 1 and is_punctuation(t))]
 
 
-def _longest_common_run(a: list[str], b: list[str]) -> int:
+def longest_common_run(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest run the two share: characters of two strings, or items of two lists."""
     best = 0
     prev = [0] * (len(b) + 1)
     for x in a:
@@ -45,7 +47,7 @@ def f1(prediction: str, answers: list[str]) -> float:
     best = 0.0
     for answer in answers:
         g = tokens(answer)
-        common = _longest_common_run(g, p)
+        common = longest_common_run(g, p)
         if common == 0:
             continue
         precision, recall = common / len(p), common / len(g)

@@ -218,3 +218,14 @@ def test_names_written_with_interpuncts_are_answered_whole(tmp_path):
         assert answer is not None, question
         check_verbatim(answerer, answer)
         assert answer.text == name
+
+
+def test_the_default_embedder_matches_english_questions_to_chinese_text_by_meaning(sample_index):
+    # Dense search alone: the fused score leans on BM25, which cannot match across languages.
+    answerer = Answerer.load(sample_index)
+    vector = answerer.embedder.embed_queries(
+        ["How many teams took part in the final of the etiquette contest?"]
+    )[0]
+    rows, _ = answerer.snapshot.dense_search(vector, 1)
+    (best,) = answerer.snapshot.passages(rows.tolist()).values()
+    assert "礼仪" in best.article.title

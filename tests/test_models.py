@@ -138,3 +138,44 @@ def test_hf_reader_missing_model_is_a_clear_error(sample_index, tmp_path):
     )
     assert result.exit_code == 1
     assert "cannot load question-answering model" in result.stderr
+
+
+def _dense_top_article(root, question: str) -> str:
+    """The article of the best passage by the vectors alone (no BM25), as the index's embedder sees it."""
+    answerer = Answerer.load(root)
+    rows, _ = answerer.snapshot.dense_search(answerer.embedder.embed_queries([question])[0], 1)
+    (best,) = answerer.snapshot.passages(rows.tolist()).values()
+    return best.article.title
+
+
+MEANING = [
+    {
+        "id": "port",
+        "title": "Harbour",
+        "text": "The new container harbour opened on Monday after four years of building work.",
+    },
+    {
+        "id": "school",
+        "title": "School",
+        "text": "Pupils returned to class as the autumn term began across the district.",
+    },
+    {
+        "id": "mayor",
+        "title": "Council",
+        "text": "The mayor chaired the city council meeting and announced a larger budget for parks.",
+    },
+]
+
+
+def test_sentence_transformers_vectors_carry_meaning(tmp_path, minilm_path):
+    # BM25 carries most of a fused score, so only dense search alone shows a broken embedder.
+    from tests.helpers import write_jsonl
+
+    source = write_jsonl(tmp_path / "meaning.jsonl", MEANING)
+    root = tmp_path / "ix"
+    result = CliRunner().invoke(
+        cli, ["index", "build", str(source), "--index", str(root), "--model", minilm_path]
+    )
+    assert result.exit_code == 0, result.output
+    assert _dense_top_article(root, "Who presided over the session of the municipal assembly?") == "Council"
+    assert _dense_top_article(root, "When did the port for shipping containers start operating?") == "Harbour"

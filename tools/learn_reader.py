@@ -1,6 +1,6 @@
-"""Learn the built-in reader's weights on SQuAD-style dev sets; writes qa/readers/features/weights.json.
+"""Learn the feature reader's weights on SQuAD-style dev sets; writes qa/readers/features/weights.json.
 
-    python tools/learn_reader.py [--train FILE...] [--heldout FILE...]   # default: learn on DRCD dev, check on CMRC trial
+    python -m tools.learn_reader [--train FILE...] [--heldout FILE...]   # default: learn on DRCD dev, check on CMRC trial
 
 For every question of the training files, open-domain over all contexts of its
 file: retrieve passages with the real hybrid retriever, generate the reader's
@@ -30,43 +30,23 @@ from scipy import sparse
 from newsqa.index import text as text_module
 from newsqa.index.builder import IndexWriter
 from newsqa.index.embedders import USEEmbedder
-from newsqa.index.sources import read_sources, squad_articles
+from newsqa.index.sources import read_sources
 from newsqa.index.store import IndexSnapshot
-from newsqa.index.types import content_id
 from newsqa.qa import questions as questions_module
+from newsqa.qa.evaluate import EvalQuestion, load_squad
 from newsqa.qa.metrics import exact_match, f1
 from newsqa.qa.questions import analyze
-from newsqa.qa.readers.features import reader as reader_module
-from newsqa.qa.readers.features.reader import (
-    FEATURE_NAMES,
-    WEIGHTS_FILE,
-    CandidateBuilder,
-    confidence_features,
-)
+from newsqa.qa.readers.features import candidates, columns, families, patterns, sentences, tokens
+from newsqa.qa.readers.features.candidates import CandidateBuilder
+from newsqa.qa.readers.features.columns import FEATURE_NAMES
+from newsqa.qa.readers.features.model import WEIGHTS_FILE, ReaderWeights, confidence, confidence_features
 from newsqa.qa.retrieval import FusionParams, HybridRetriever
 from testbed import SHARED_QA
 
 READ_HITS = 10
 
 
-def load_questions(path: Path) -> list[dict]:
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    gold = {title: content_id(title or text[:40], text) for title, text in squad_articles(data)}
-    out = []
-    for entry in data:
-        for paragraph in entry["paragraphs"]:
-            for qa in paragraph["qas"]:
-                out.append(
-                    {
-                        "question": qa["question"],
-                        "answers": [a["text"] for a in qa["answers"]],
-                        "article": gold[str(entry.get("title") or "").strip()],
-                    }
-                )
-    return out
-
-
-def _featurize_chunk(args: tuple[str, str, list[dict]]) -> list[dict]:
+def _featurize_chunk(args: tuple[str, str, list[EvalQuestion]]) -> list[dict]:
     """Worker: retrieve and featurize a chunk of questions (answerable and with the gold article out)."""
     root, _, questions = args
     embedder = USEEmbedder(threads=1)
@@ -75,17 +55,17 @@ def _featurize_chunk(args: tuple[str, str, list[dict]]) -> list[dict]:
     builder = CandidateBuilder(snapshot.term_weights)
     out = []
     for q in questions:
-        hits = retriever.search(q["question"], 40)
-        analysed = analyze(q["question"])
+        hits = retriever.search(q.question, 40)
+        analysed = analyze(q.question)
         for hits_, answerable in (
             (hits[:READ_HITS], True),
-            ([h for h in hits if h.article.id != q["article"]][:READ_HITS], False),
+            ([h for h in hits if h.article.id != q.article_id][:READ_HITS], False),
         ):
             cands = builder.build(analysed, hits_)
             texts = [cands.text(i) for i in range(len(cands.spans))]
             out.append(
                 {
-                    "answers": q["answers"],
+                    "answers": q.answers,
                     "answerable": answerable,
                     "X": sparse.csr_matrix(cands.features),
                     "texts": texts,
@@ -98,12 +78,9 @@ def _featurize_chunk(args: tuple[str, str, list[dict]]) -> list[dict]:
 
 
 def _cache_paths(work: Path, name: str) -> tuple[Path, Path]:
-    # Features depend on the code that computes them: the cache is keyed by that code
-    # (the reader module up to its scoring part, question analysis, text primitives).
-    reader_source = Path(reader_module.__file__).read_text(encoding="utf-8")
-    feature_code = reader_source.split(reader_module.SCORING_MARK)[0]
-    code = feature_code + Path(questions_module.__file__).read_text(encoding="utf-8")
-    code += Path(text_module.__file__).read_text(encoding="utf-8")
+    # Features depend on the code that computes them: the cache is keyed by that code.
+    modules = (candidates, columns, families, patterns, sentences, tokens, questions_module, text_module)
+    code = "".join(Path(str(m.__file__)).read_text(encoding="utf-8") for m in modules)
     key = hashlib.sha256(code.encode("utf-8")).hexdigest()[:12]
     return work / f"{name}.{key}.npz", work / f"{name}.{key}.json"
 
@@ -116,7 +93,7 @@ def featurize(path: Path, work: Path, embedder: USEEmbedder, workers: int) -> li
     root = work / path.stem
     if not (root / "CURRENT").exists():
         IndexWriter(root, embedder).build(read_sources([path]))
-    questions = load_questions(path)
+    questions, _ = load_squad(path)
     size = max(1, len(questions) // (workers * 8))
     chunks = [(str(root), path.name, questions[i : i + size]) for i in range(0, len(questions), size)]
     items: list[dict] = []
@@ -258,10 +235,10 @@ def learn_span_model(
 
 
 def span_scores(model: dict[str, np.ndarray], X: Any) -> np.ndarray:
-    s = X @ model["u"]
-    if "W" in model:
-        s = s + np.maximum(np.asarray(X @ model["W"].T) + model["c"], 0) @ model["v"]
-    return np.asarray(s).ravel()
+    """The scores the reader gives with these weights (ReaderWeights.scores, on sparse rows)."""
+    hidden = {k: model[k] for k in ("W", "c", "v")} if "W" in model else None
+    weights = ReaderWeights(span=model["u"], hidden=hidden, confidence={}, threshold=0.0, info={})
+    return np.asarray(weights.scores(X)).ravel()
 
 
 def confidence_rows(
@@ -306,8 +283,7 @@ def learn_confidence(feats: list[dict], labels: np.ndarray, l2: float = 1e-3) ->
 
 
 def apply_confidence(weights: dict[str, float], feats: list[dict]) -> np.ndarray:
-    z = np.array([weights["bias"] + sum(weights[k] * v for k, v in f.items()) for f in feats])
-    return 1 / (1 + np.exp(-z))
+    return np.array([confidence(weights, f) for f in feats])
 
 
 def choose_threshold(conf: np.ndarray, answerable: np.ndarray, max_abstain: float) -> float:

@@ -1,0 +1,1 @@
+"""The built-in feature-based reader, split by concern; `FeatureReader` is its entry point."""
