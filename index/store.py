@@ -114,24 +114,20 @@ class ArticleDB:
         return cls(target)
 
     def fingerprints(self, article_ids: Iterable[str]) -> dict[str, str]:
-        ids = list(article_ids)
-        found: dict[str, str] = {}
+        return dict(self._rows_in("SELECT id, fingerprint FROM articles WHERE id IN ({marks})", article_ids))
+
+    def _rows_in(self, sql: str, values: Iterable[str]) -> list[tuple]:
+        """The rows of `sql` (with one `IN ({marks})`) over `values`, in chunks SQLite accepts."""
+        ids = list(values)
+        found: list[tuple] = []
         for chunk in range(0, len(ids), 500):
             part = ids[chunk : chunk + 500]
-            marks = ",".join("?" * len(part))
-            found.update(
-                self.conn.execute(f"SELECT id, fingerprint FROM articles WHERE id IN ({marks})", part)
-            )
+            found += self.conn.execute(sql.format(marks=",".join("?" * len(part))), part).fetchall()
         return found
 
     def _select_in(self, sql: str, values: Iterable[str]) -> list:
-        """The first column of `sql` (with one `IN ({marks})`) over `values`, in chunks SQLite accepts."""
-        ids = list(values)
-        found: list = []
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk : chunk + 500]
-            found += [r[0] for r in self.conn.execute(sql.format(marks=",".join("?" * len(part))), part)]
-        return found
+        """The first column of `sql` (with one `IN ({marks})`) over `values`."""
+        return [r[0] for r in self._rows_in(sql, values)]
 
     def passage_rows(self, article_ids: Iterable[str]) -> list[int]:
         return self._select_in("SELECT row FROM passages WHERE article_id IN ({marks})", article_ids)

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         description="Name of the index in Milvus: the alias the live passages collection is reached by.",
     )
     milvus_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a Milvus server to answer.")
+    milvus_shards: int = Field(
+        1, ge=1, le=16, description="Shards of a new passages collection (write throughput on a cluster)."
+    )
+    milvus_replicas: int = Field(
+        1, ge=1, description="In-memory replicas to load the index with (query throughput on a cluster)."
+    )
     model: str = Field(
         DEFAULT_MODEL,
         description="Embedder: 'use-multilingual-v3' (embedded) or a sentence-transformers "

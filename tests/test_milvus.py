@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -200,6 +201,41 @@ def test_a_build_that_fails_leaves_the_alias_and_drops_its_collections(tmp_path)
     hashing(backend).build(read_sources([write_jsonl(tmp_path / "new.jsonl", records(2, 80))]))
     names = Generation.names_of("newsqa", client.list_collections())
     assert leftover.name not in names and names == [live, backend.pointer()]
+
+
+def test_a_build_killed_outright_leaves_the_old_index_answering(tmp_path):
+    db = tmp_path / "x.milvus.db"
+    backend = milvus_backend(db)
+    hashing(backend).build(read_sources([write_jsonl(tmp_path / "old.jsonl", records(4))]))
+    old, before = backend.pointer(), state(backend)
+    backend.milvus.close()
+    from milvus_lite import server_manager_instance
+
+    server_manager_instance.release_server(str(db))  # Milvus Lite: one process at a time
+    big = write_jsonl(tmp_path / "big.jsonl", records(2000, 100))
+    log = open(tmp_path / "build.log", "wb")
+    flags = ["--backend", "milvus", "--milvus-uri", str(db), "--model", "hashing-test"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsqa", "index", "build", str(big), *flags], stdout=log, stderr=log
+    )
+    deadline = time.time() + 120
+    # The new generation's collections appear on disk (Milvus Lite keeps one folder each).
+    old_folders = {old, f"{old}_articles", f"{old}_meta"}
+    while not {p.name for p in (db / "collections").glob("newsqa_gen_*")} - old_folders:
+        if time.time() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(f"the build never started: {(tmp_path / 'build.log').read_text()[-500:]}")
+        time.sleep(0.05)
+    time.sleep(2.0)  # into writing passages
+    proc.kill()
+    proc.wait(timeout=60)
+    log.close()
+    assert proc.returncode != 0, "the build finished before it could be killed"
+    backend = milvus_backend(db)
+    assert backend.pointer() == old and state(backend) == before
+    # The next build drops what the killed one left, and succeeds.
+    hashing(backend).build(read_sources([write_jsonl(tmp_path / "new.jsonl", records(2, 50))]))
+    assert Generation.names_of("newsqa", backend.milvus.client.list_collections()) == [old, backend.pointer()]
 
 
 def test_a_long_article_is_stored_in_parts_that_join_back_exactly(tmp_path):

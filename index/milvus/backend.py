@@ -19,9 +19,11 @@ class MilvusBackend:
 
     name = "milvus"
 
-    def __init__(self, milvus: Milvus, alias: str) -> None:
+    def __init__(self, milvus: Milvus, alias: str, *, shards: int = 1, replicas: int = 1) -> None:
         self.milvus = milvus
         self.alias = alias
+        self.shards = shards
+        self.replicas = replicas
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MilvusBackend":
@@ -29,6 +31,8 @@ class MilvusBackend:
         return cls(
             Milvus(settings.milvus_uri, settings.milvus_token, settings.milvus_timeout),
             settings.milvus_collection,
+            shards=settings.milvus_shards,
+            replicas=settings.milvus_replicas,
         )
 
     @property
@@ -62,7 +66,7 @@ class MilvusBackend:
         }
 
     def open(self) -> Store:
-        return MilvusStore.open(self.milvus, self.alias)
+        return MilvusStore.open(self.milvus, self.alias, replicas=self.replicas)
 
     def writer(
         self,
@@ -75,5 +79,11 @@ class MilvusBackend:
         from newsqa.index.milvus.writer import MilvusWriter
 
         return MilvusWriter(
-            self.milvus, self.alias, embedder, splitter, progress=progress, on_problem=on_problem
+            self.milvus,
+            self.alias,
+            embedder,
+            splitter,
+            shards=self.shards,
+            progress=progress,
+            on_problem=on_problem,
         )

@@ -54,11 +54,13 @@ def filter_expression(where: SearchFilter | None) -> str:
     return " and ".join(parts)
 
 
-def load(milvus: Milvus, generation: Generation) -> None:
-    """Load the generation's collections into memory (Milvus serves only loaded collections)."""
+def load(milvus: Milvus, generation: Generation, replicas: int = 1) -> None:
+    """Load the generation's collections into memory (Milvus serves only loaded collections),
+    as `replicas` in-memory replicas on a cluster's query nodes."""
+    more = {"replica_number": replicas} if replicas > 1 else {}
     with milvus.calls("load the index collections"):
         for name in generation.collections:
-            milvus.client.load_collection(name)
+            milvus.client.load_collection(name, **more)
 
 
 def read_manifest(milvus: Milvus, generation: Generation) -> Manifest:
@@ -96,7 +98,7 @@ class MilvusStore:
         self.manifest = manifest
 
     @classmethod
-    def open(cls, milvus: Milvus, alias: str) -> "MilvusStore":
+    def open(cls, milvus: Milvus, alias: str, *, replicas: int = 1) -> "MilvusStore":
         """Open the generation `alias` points at.
 
         Raises:
@@ -105,7 +107,7 @@ class MilvusStore:
         generation = live_generation(milvus, alias)
         if generation is None:
             raise IndexNotFound(f"{milvus.uri} (Milvus collection {alias!r})", build_options(milvus, alias))
-        load(milvus, generation)
+        load(milvus, generation, replicas)
         return cls(milvus, alias, generation, read_manifest(milvus, generation))
 
     @property

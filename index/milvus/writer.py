@@ -69,9 +69,11 @@ class MilvusWriter:
         embedder: Embedder,
         splitter: PassageSplitter | None = None,
         *,
+        shards: int = 1,
         progress: bool = False,
         on_problem: Callable[[SourceProblem], None] | None = None,
     ) -> None:
+        self.shards = shards
         self.milvus = milvus
         self.alias = alias
         self.embedder = embedder
@@ -230,10 +232,13 @@ class MilvusWriter:
 
     def _create(self, generation: Generation) -> None:
         with self.milvus.calls(f"create the collections of {generation.name}"):
-            for name, (schema, index) in zip(
-                generation.collections,
-                (passages_schema(self.embedder.dim), articles_schema(), meta_schema()),
-                strict=True,
+            schema, index = passages_schema(self.embedder.dim)
+            # Shards spread writes over a cluster's nodes; only passages are written in bulk.
+            shards = {"num_shards": self.shards} if self.shards > 1 else {}
+            self.client.create_collection(generation.passages, schema=schema, index_params=index, **shards)
+            for name, (schema, index) in (
+                (generation.articles, articles_schema()),
+                (generation.meta, meta_schema()),
             ):
                 self.client.create_collection(name, schema=schema, index_params=index)
 
