@@ -3,7 +3,9 @@
 Each operation writes a complete new generation beside the live one and
 publishes it with one atomic pointer swap (see index/layout.py). Articles are
 upserted by id: an article already indexed with the same content is left
-alone, so adding the same source twice changes nothing.
+alone, so adding the same source twice changes nothing. Wire copies are folded
+into their story as they arrive (index/dedup.py): a copy is stored without
+passages, and only its story's canonical article is indexed.
 """
 
 import logging
@@ -15,6 +17,7 @@ import numpy as np
 
 from newsqa.errors import IndexMismatch, NothingIndexed
 from newsqa.index.chunking import PassageSplitter
+from newsqa.index.dedup import WireCopies
 from newsqa.index.embedders import Embedder
 from newsqa.index.layout import IndexLayout, Manifest, utc_now
 from newsqa.index.lexical import K1, B, BM25Index, BM25Update
@@ -42,8 +45,10 @@ class IndexWriter:
         *,
         progress: bool = False,
         on_problem: Callable[[SourceProblem], None] | None = None,
+        dedup_threshold: float | None = None,
     ) -> None:
         self.layout = IndexLayout(root)
+        self.dedup_threshold = dedup_threshold
         self.embedder = embedder
         self.splitter = splitter or PassageSplitter()
         self.ann = ann or AnnParams()
@@ -63,29 +68,13 @@ class IndexWriter:
             return self._write(sources, base=base)
 
     def remove(self, article_ids: Iterable[str]) -> WriteReport:
-        """Remove articles by id; ids not in the index are reported in `not_found`."""
-        started = time.perf_counter()
+        """Remove articles by id; ids not in the index are reported in `not_found`.
+
+        When a removed article was the canonical one of a story, the earliest of its wire
+        copies takes its place and is indexed.
+        """
         with self.layout.writing():
-            base = self.layout.current()
-            manifest = self._check_model(base)
-            generation = self.layout.new_generation()
-            try:
-                db = ArticleDB.copy_of(base / DB_FILE, generation / DB_FILE)
-                wanted = list(dict.fromkeys(article_ids))
-                found = db.existing(wanted)
-                rows = db.passage_rows(found)
-                db.delete_articles(found)
-                vectors = FaissStore.load(base, manifest.dim)
-                vectors.remove(np.asarray(rows, dtype=np.int64))
-                vectors.finalize()
-                bm25 = BM25Index.load(base / "bm25").updated(remove_rows=set(rows))
-                report = WriteReport(removed=len(found), not_found=[a for a in wanted if a not in set(found)])
-                self._finish(generation, db, vectors, bm25, manifest, report)
-            except BaseException:
-                self.layout.discard(generation)
-                raise
-        report.seconds = time.perf_counter() - started
-        return report
+            return self._write([], base=self.layout.current(), remove=list(dict.fromkeys(article_ids)))
 
     # ---------- internals ----------
     def _check_model(self, generation: Path) -> Manifest:
@@ -94,9 +83,12 @@ class IndexWriter:
             raise IndexMismatch(self.layout.root, manifest.model, self.embedder.name)
         return manifest
 
-    def _write(self, sources: Iterable[Article | SourceProblem], base: Path | None) -> WriteReport:
+    def _write(
+        self, sources: Iterable[Article | SourceProblem], base: Path | None, remove: list[str] | None = None
+    ) -> WriteReport:
         started = time.perf_counter()
-        self.embedder.warm_up()
+        if remove is None:
+            self.embedder.warm_up()  # removing embeds only when a story's copy takes its place
         manifest = self._check_model(base) if base is not None else None
         generation = self.layout.new_generation()
         try:
@@ -113,13 +105,22 @@ class IndexWriter:
                 bm25 = BM25Index.empty()
                 manifest = Manifest(model=self.embedder.name, dim=self.embedder.dim)
             report = WriteReport()
-            bm25 = self._ingest(sources, db, vectors, bm25, report)
+            stories = WireCopies() if self.dedup_threshold is None else WireCopies(self.dedup_threshold)
+            removed_rows: list[int] = []
+            released: list[Article] = []
+            if remove:
+                found = db.existing(remove)
+                report.removed, report.not_found = len(found), [a for a in remove if a not in set(found)]
+                removed_rows = db.passage_rows(found)
+                released = stories.release(db, found)
+                db.delete_articles(found)
+            bm25 = self._ingest(sources, db, vectors, bm25, report, stories, removed_rows, released)
             if report.added + report.updated + report.unchanged == 0 and report.problems:
                 raise NothingIndexed(
                     f"nothing could be indexed: all {len(report.problems)} sources or records were "
                     "skipped (see the messages above); the existing index is unchanged"
                 )
-            if base is not None and report.added + report.updated == 0:
+            if base is not None and report.added + report.updated + report.removed == 0:
                 # Nothing new: keep the live generation as it is.
                 db.commit_and_close()
                 self.layout.discard(generation)
@@ -141,8 +142,13 @@ class IndexWriter:
         vectors: FaissStore,
         bm25: BM25Index,
         report: WriteReport,
+        stories: WireCopies,
+        removed_rows: list[int],
+        released: list[Article],
     ) -> BM25Index:
-        target = _GenerationTarget(db, vectors, bm25)
+        """Store, split, embed and BM25-index `sources`; articles in `released` (wire copies whose
+        canonical article went away) are placed again first, without counting as added."""
+        target = _GenerationTarget(db, vectors, bm25, stories, removed_rows)
         upsert(
             sources,
             target,
@@ -151,6 +157,7 @@ class IndexWriter:
             report,
             on_problem=self.on_problem,
             progress=self.progress,
+            again=released,
         )
         return target.finish()
 
@@ -189,34 +196,56 @@ class IndexWriter:
 
 
 class _GenerationTarget:
-    """Writes upserted articles into a generation being built: SQLite rows, vectors, BM25."""
+    """Writes upserted articles into a generation being built: SQLite rows, BM25 terms and
+    vectors, folding wire copies into their stories."""
 
-    def __init__(self, db: ArticleDB, vectors: FaissStore, bm25: BM25Index) -> None:
+    def __init__(
+        self,
+        db: ArticleDB,
+        vectors: FaissStore,
+        bm25: BM25Index,
+        stories: WireCopies,
+        removed_rows: list[int],
+    ) -> None:
         self.db = db
         self.vectors = vectors
         self.bm25 = bm25
+        self.stories = stories
+        self.removed_rows = removed_rows
         self.lexical = BM25Update(bm25)
         self.next_row = db.next_row()
-        self.removed_rows: list[int] = []
+        self._rows: list[int] = []  # rows of the passages added, not yet given their vectors
 
     def fingerprints(self, article_ids: list[str]) -> dict[str, str]:
         return self.db.fingerprints(article_ids)
 
-    def write(self, batch: list[ArticleWrite], vectors: np.ndarray) -> None:
-        rows: list[int] = []
-        for item in batch:
-            if item.replaces:
-                self.removed_rows += self.db.passage_rows([item.article.id])
-                self.db.delete_articles([item.article.id])
-            passages = []
-            for p, view in zip(item.passages, item.views, strict=True):
-                passages.append(
-                    Passage(p.id, p.article_id, p.ordinal, p.text, p.start, p.end, row=self.next_row)
-                )
-                self.lexical.add(self.next_row, terms(view))
-                rows.append(self.next_row)
-                self.next_row += 1
-            self.db.insert(item.article, passages)
+    def replace(self, article_id: str) -> list[Article]:
+        self.removed_rows += self.db.passage_rows([article_id])
+        released = self.stories.release(self.db, [article_id])
+        self.db.delete_articles([article_id])
+        return released
+
+    def place(self, article: Article) -> bool:
+        placement = self.stories.place(self.db, article)
+        if placement.copy_of is not None:
+            self.db.insert(article, [])
+            return False
+        if placement.demoted is not None:
+            self.removed_rows += self.db.passage_rows([placement.demoted])
+            self.db.delete_passages([placement.demoted])
+        return True
+
+    def add(self, item: ArticleWrite) -> None:
+        passages = []
+        for p, view in zip(item.passages, item.views, strict=True):
+            passages.append(Passage(p.id, p.article_id, p.ordinal, p.text, p.start, p.end, row=self.next_row))
+            self.lexical.add(self.next_row, terms(view))
+            self._rows.append(self.next_row)
+            self.next_row += 1
+        self.db.insert(item.article, passages)
+
+    def add_vectors(self, batch: list[ArticleWrite], vectors: np.ndarray) -> None:
+        rows, self._rows = self._rows[: len(vectors)], self._rows[len(vectors) :]
         self.vectors.add(np.asarray(rows, dtype=np.int64), vectors)
 
     def finish(self) -> BM25Index:

@@ -175,6 +175,13 @@ class BM25Update:
         return bool(self._rows or self._removed)
 
     def apply(self) -> BM25Index:
+        if self._removed and self._rows:
+            # A passage added and removed in the same update (a story's canonical article replaced).
+            keep = [i for i, row in enumerate(self._rows) if row not in self._removed]
+            self._terms = [self._terms[i] for i in keep]
+            self._tf = [self._tf[i] for i in keep]
+            self._rows = [self._rows[i] for i in keep]
+            self._lens = [self._lens[i] for i in keep]
         p = self.base._p
         # Expand the existing postings to (term, position, tf) triples, drop removed rows.
         term_of = np.repeat(np.arange(len(p.indptr) - 1, dtype=np.int64), np.diff(p.indptr))

@@ -17,29 +17,34 @@ from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 
-from newsqa.index.text import CLOSERS, ends_sentence, is_cjk, normalize
+from newsqa.index.text import CLOSERS, STOPWORDS, ends_sentence, is_cjk, normalize
 
 # Datelines that open a news body, Chinese and English wire styles.
 _DATELINE = re.compile(
     r"""^(?:
-        [^\s，,。:：]{0,12}?(?:日报|晚报|早报|时报|商报|都市报|新闻网|新闻|报|网)(?:消息|讯)
-      | 本报[^，,。\s]{0,14}?电
-      | (?:新华社|中新社|中新网|人民网|央视网|新华网|光明网|中国新闻网|央广网|国际在线|路透社|美联社|法新社|共同社)
-        [^，,。]{0,24}?(?:电|消息|讯|报道)
+        [^\s，,。:：]{0,12}?(?:日报|晚报|早报|时报|商报|都市报|新闻网|新闻|报|网|日報|晚報|時報|報|網)(?:消息|讯|訊)
+      | 本[报報][^，,。\s]{0,14}?[电電]
+      | (?:新华社|新華社|中新社|中新网|中新網|人民网|人民網|央视网|新华网|光明网|中国新闻网|央广网|国际在线
+         |路透社|美联社|美聯社|法新社|共同社)
+        [^，,。]{0,24}?(?:电|電|消息|讯|訊|报道|報道)
       | 据[^，,。]{1,16}?(?:报道|消息)[,，]
-      | [（(](?:[^）)]{0,12}记者|通讯员)[^）)]{0,40}[）)]
+      | [（(【\[](?:[^）)】\]]{0,12}(?:记者|記者)|通讯员|通訊員)[^）)】\]]{0,40}[）)】\]]
       | [A-Z][A-Z.'\- ]{2,40}(?:,\s+[A-Z][a-z]{2,4}\.?\s+\d{1,2})?\s*(?:\([A-Za-z .]{2,30}\))?\s*[-—–]{1,2}\s
     )""",
     re.VERBOSE,
 )
-_BRACKETED = re.compile(r"\s*[（(]([^（）()]{1,40})[）)]")
+_BRACKETED = re.compile(r"\s*[（(【\[]([^（）()【】\[\]]{1,40})[）)】\]]")
+_BRACKETED_BYLINE = re.compile(
+    r"^[（(【\[]((?:[^（）()【】\[\]]{0,12}(?:记者|記者)|通讯员|通訊員)[^（）()【】\[\]]{0,40})[）)】\]]$"
+)
 _BYLINE_LINE = re.compile(
-    r"^[□■◎●◆]?\s*(?:本报|本刊|特约)?(?:全媒体)?(?:首席)?(?:见习)?"
-    r"(?:记者|通讯员|实习生|撰稿|撰文|文[／/:：\s]|文·|图[／/:：]|作者[:：\s])"
+    r"^[□■◎●◆]?\s*(?:本报|本報|本刊|特约|特約)?(?:全媒体|全媒體)?(?:首席)?(?:见习|見習)?"
+    r"(?:记者|記者|通讯员|通訊員|实习生|實習生|撰稿|撰文|文[／/:：\s]|文·|图[／/:：]|圖[／/:：]|作者[:：\s])"
     r"|^By [A-Z][a-z]+"
 )
 _CAPTION = re.compile(
-    r"^[（(]?(?:上|下|左|右|本|题|组)?图[为：:\d一二三四五六]|^图片[：:]|^图/"
+    r"^[（(]?(?:上|下|左|右|本|题|组|題|組)?[图圖][为為：:\d一二三四五六]|^[图圖]/"
+    r"|^(?:图片|圖片|图片来源|圖片來源|图源|圖源|摄影|攝影|供图|供圖)\s*[：:]"
     r"|[（(](?:资料图片|资料图|图片|新华社发|[^（）()]{0,24}摄)[）)]\s*$"
     r"|^\((?:Photo|Image|Picture)\b|^(?:Photo|Picture):",
     re.IGNORECASE,
@@ -54,8 +59,14 @@ _JUMP_AWAY = re.compile(r"下转|紧转|^[（(〔【\[]?\s*转|continued\s+on", 
 _FURNITURE = re.compile(
     r"^(?:责任编辑|责编|编辑|校对|美编|版式|组版|视觉|值班|审核|本版编辑|本版责编)\s*[：:]"
     r"|^第?\s*[A-Z]?\d{1,3}\s*版(?:\s|$)|星期[一二三四五六日天]\s*$|^本版(?:主编|编辑)"
-    r"|^[A-Z]\d{1,3}\s*[\u4e00-\u9fff]{0,6}$"
+    r"|^[A-Z]\d{1,3}\s*[\u4e00-\u9fff]{0,6}$|^\d{1,3}\s+[\u4e00-\u9fff]{1,6}$|^今日\s*\d{1,3}\s*版$"
+    r"|^本版(?:責編|編輯)|^(?:責任編輯|責編|編輯|校對|美術|美編)\s*[：:]"
+    # a date line, alone or after the paper's name: "2024年7月11日", "西岭日报 2024年3月8日"
+    r"|^\S{0,8}\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:星期[一二三四五六日天])?$"
+    r"|^Page\s+[A-Z]?\d{1,3}\b|第\s*[A-Z]?\d{1,3}\s*版|\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*星期[一二三四五六日天]"
 )
+# A line that gives the headline an article had before it was reprinted.
+ORIGINAL_TITLE = re.compile(r"^[（(【\[]?\s*原(?:标题|標題|题|題)\s*[：:]")
 # A headline line that ends on one of these, or a line that begins with one of
 # the others, is half of a headline printed on two lines.
 _TITLE_CONTINUES_AFTER = frozenset("的在与和及对为将把被从向给于让、,，:：—-《“「（(")
@@ -66,6 +77,9 @@ _ENGLISH_TITLE_CONTINUES_AFTER = frozenset(
 
 HEADLINE_MAX_CJK = 40
 HEADLINE_MAX_WORDS = 16
+EXCLAIMED_MAX_CJK = 30
+_EXCLAIM = frozenset("！？!?")
+_QUOTE_PAIRS = {"“": "”", "「": "」", "『": "』", "‘": "’", '"': '"', "'": "'"}
 
 
 class Kind(Enum):
@@ -75,6 +89,7 @@ class Kind(Enum):
     CAPTION = "caption"
     JUMP = "jump"
     FURNITURE = "furniture"
+    ORIGINAL_TITLE = "original title"
 
 
 @dataclass
@@ -108,6 +123,29 @@ def _headline_shaped(line: str) -> bool:
     return len(line) <= HEADLINE_MAX_CJK and sum(line.count(c) for c in "，,、；;") <= 1
 
 
+def _is_quotation(line: str) -> bool:
+    """Whether the whole line is one quotation ("“太好了！”"), not a headline that quotes a word."""
+    close = _QUOTE_PAIRS.get(line[0])
+    if close is None:
+        return False
+    end = line.find(close, 1)
+    return end == -1 or end >= len(line) - 2
+
+
+def _exclaimed_headline_shaped(line: str) -> bool:
+    """A short line ending in ！ or ？ that would be headline-shaped without it.
+
+    Such a line is a headline or a paragraph of its own ("怎么破解？"); the
+    lines around it decide (see `_resolve_exclaimed`). A quotation is never a headline.
+    """
+    if len(line) < 2 or line[-1] not in _EXCLAIM or _is_quotation(line):
+        return False
+    head = line.rstrip("".join(_EXCLAIM))
+    if not head or any(c in head for c in "。；;"):
+        return False
+    return _headline_shaped(head) and (_is_ascii_dominant(head) or len(line) <= EXCLAIMED_MAX_CJK)
+
+
 def _classify(line: str) -> Kind:
     if _JUMP.match(line):
         return Kind.JUMP
@@ -115,6 +153,10 @@ def _classify(line: str) -> Kind:
         return Kind.FURNITURE
     if len(line) <= 150 and _CAPTION.search(line):
         return Kind.CAPTION
+    if ORIGINAL_TITLE.match(line) and len(line) <= 80:
+        return Kind.ORIGINAL_TITLE
+    if _BRACKETED_BYLINE.match(line):
+        return Kind.BYLINE
     if len(line) <= 40 and _BYLINE_LINE.match(line) and not ends_sentence(line):
         return Kind.BYLINE
     if _headline_shaped(line):
@@ -238,13 +280,14 @@ def split_page(text: str) -> list[PageArticle]:
     if not lines:
         raise ValueError("the page is empty")
     kinds = [_classify(line) for line in lines]
+    _resolve_exclaimed(lines, kinds)
     width = _wrap_width([line for line, k in zip(lines, kinds, strict=True) if k is not Kind.FURNITURE])
 
     def followed_by_dateline(i: int) -> bool:
         for j in range(i + 1, min(i + 5, len(lines))):
             if kinds[j] is Kind.BODY:
                 return bool(_DATELINE.match(lines[j]))
-            if kinds[j] not in (Kind.HEADLINE, Kind.BYLINE):
+            if kinds[j] not in (Kind.HEADLINE, Kind.BYLINE, Kind.ORIGINAL_TITLE):
                 return False
         return False
 
@@ -311,7 +354,10 @@ def split_page(text: str) -> list[PageArticle]:
             pending_break = not ends_sentence(current.paragraphs[-1])
         elif kind is Kind.BYLINE:
             if current.byline is None:
-                current.byline = line
+                bracketed = _BRACKETED_BYLINE.match(line)
+                current.byline = bracketed.group(1).strip() if bracketed else line
+        elif kind is Kind.ORIGINAL_TITLE:
+            current.subtitles.append(line)
         elif kind is Kind.CAPTION:
             current.captions.append(line)
         elif kind is Kind.JUMP:
@@ -330,6 +376,64 @@ def split_page(text: str) -> list[PageArticle]:
             article.title = _derived_title(article.paragraphs[0])
         result.append(article)
     return result
+
+
+def _content_units(text: str) -> set[str]:
+    """What two stretches of text must share to be about the same thing: CJK character
+    bigrams and English words, without the most common words."""
+    folded = normalize(text)
+    units = {a + b for a, b in zip(folded, folded[1:], strict=False) if is_cjk(a) and is_cjk(b)}
+    units.update(w for w in re.findall(r"[a-z0-9]{3,}", folded) if w not in STOPWORDS)
+    return units
+
+
+def _resolve_exclaimed(lines: list[str], kinds: list[Kind]) -> None:
+    """Decide which short lines ending in ！ or ？ are headlines, in place.
+
+    One is a headline when what follows it opens an article (a sub-headline, a
+    byline, a dateline, an original-title line), when nothing of a body comes
+    before it, or when it shares words with the paragraphs after it and none
+    with those before it. A paragraph of its own inside a body ("怎么破解？",
+    "为什么要收费？") shares words with its own article, or none with either side.
+    """
+    skip = (Kind.CAPTION, Kind.FURNITURE)
+    for i, line in enumerate(lines):
+        if kinds[i] is not Kind.BODY or not _exclaimed_headline_shaped(line):
+            continue
+        prev = i - 1
+        while prev >= 0 and kinds[prev] in skip:
+            prev -= 1
+        if prev >= 0 and kinds[prev] is Kind.BODY and not ends_sentence(lines[prev]):
+            continue  # the tail of a paragraph cut by a column break
+        nxt = i + 1
+        while nxt < len(lines) and kinds[nxt] in skip:
+            nxt += 1
+        if nxt == len(lines) or kinds[nxt] is Kind.JUMP:
+            continue
+        opens_article = kinds[nxt] in (Kind.HEADLINE, Kind.BYLINE, Kind.ORIGINAL_TITLE) or bool(
+            _DATELINE.match(lines[nxt])
+        )
+        if opens_article or prev < 0 or kinds[prev] in (Kind.HEADLINE, Kind.JUMP):
+            kinds[i] = Kind.HEADLINE
+            continue
+        own = _content_units(line[:-1])
+        before = _content_units(" ".join(_body_run(lines, kinds, prev, -1)))
+        after = _content_units(" ".join(_body_run(lines, kinds, nxt, 1)))
+        if own & after and not own & before:
+            kinds[i] = Kind.HEADLINE
+
+
+def _body_run(lines: list[str], kinds: list[Kind], start: int, step: int, most: int = 2) -> list[str]:
+    """Up to `most` body lines from `start` going in `step` direction, past captions."""
+    out: list[str] = []
+    i = start
+    while 0 <= i < len(lines) and len(out) < most:
+        if kinds[i] is Kind.BODY:
+            out.append(lines[i])
+        elif kinds[i] is not Kind.CAPTION:
+            break
+        i += step
+    return out
 
 
 def _take_trailing_body(current: PageArticle, trailing: PageArticle) -> None:

@@ -1,23 +1,28 @@
 """Sources → articles.
 
 Reads plain-text newspaper pages (.txt), JSON Lines exports (.jsonl), SQuAD-style
-JSON (.json) and folders of them. A bad file or line does not stop the run: it
-becomes a `SourceProblem` naming the file and line, and reading goes on.
+JSON (.json), saved web pages (.html), feeds (.rss/.atom/.xml, JSON Feed .json),
+folders of them, and http(s) URLs of pages and feeds. A bad file, line, page or
+feed item does not stop the run: it becomes a `SourceProblem` naming the file,
+URL or item, and reading goes on.
 """
 
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from newsqa.index.fetch import Fetcher, FetchError, is_url
 from newsqa.index.newspaper import split_page
 from newsqa.index.types import Article, content_id
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".json")
+HTML_SUFFIXES = (".html", ".htm")
+FEED_SUFFIXES = (".rss", ".atom", ".xml")
+SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".json", *HTML_SUFFIXES, *FEED_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -42,33 +47,102 @@ class SourceDefaults:
     url: str | None = None
 
 
+class _LazyFetcher:
+    """One Fetcher for a whole read, made on first use only (most sources are local files)."""
+
+    def __init__(self, fetcher: Fetcher | None) -> None:
+        self._given = fetcher
+        self._made: Fetcher | None = None
+
+    def get(self) -> Fetcher:
+        if self._given is not None:
+            return self._given
+        if self._made is None:
+            self._made = Fetcher()
+        return self._made
+
+    def close(self) -> None:
+        if self._made is not None:
+            self._made.close()
+
+
 def read_sources(
-    paths: Iterable[str | Path], defaults: SourceDefaults = SourceDefaults()
+    paths: Iterable[str | Path], defaults: SourceDefaults = SourceDefaults(), fetcher: Fetcher | None = None
 ) -> Iterator[Article | SourceProblem]:
-    """Yield every article found under `paths`, and a problem for each thing skipped."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-            )
-            if not files:
-                yield SourceProblem(str(path), f"no {', '.join(SUPPORTED_SUFFIXES)} files in this folder")
-            for file in files:
-                yield from read_file(file, defaults)
-        elif path.exists():
-            yield from read_file(path, defaults)
-        else:
-            yield SourceProblem(str(path), "no such file or folder")
+    """Yield every article found under `paths` (files, folders, http(s) URLs of pages or feeds),
+    and a problem for each thing skipped.
+
+    Args:
+        fetcher: fetches URLs and the pages of summary-only feed items; by default one with
+            the default policy is made when first needed.
+    """
+    lazy = _LazyFetcher(fetcher)
+    try:
+        for raw in paths:
+            if isinstance(raw, str) and is_url(raw):
+                yield from read_url(raw, defaults, lazy.get())
+                continue
+            path = Path(raw)
+            if path.is_dir():
+                files = sorted(
+                    p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                )
+                if not files:
+                    yield SourceProblem(str(path), f"no {', '.join(SUPPORTED_SUFFIXES)} files in this folder")
+                for file in files:
+                    yield from read_file(file, defaults, lazy)
+            elif path.exists():
+                yield from read_file(path, defaults, lazy)
+            else:
+                yield SourceProblem(str(path), "no such file or folder")
+    finally:
+        lazy.close()
 
 
-def read_file(path: Path, defaults: SourceDefaults = SourceDefaults()) -> Iterator[Article | SourceProblem]:
+def read_url(url: str, defaults: SourceDefaults, fetcher: Fetcher) -> Iterator[Article | SourceProblem]:
+    """The article on a web page, or every item of a feed, at `url`."""
+    from newsqa.index.feeds import looks_like_feed
+
+    try:
+        fetched = fetcher.get(url)
+    except FetchError as exc:
+        yield SourceProblem(exc.url, exc.reason)
+        return
+    if looks_like_feed(fetched.content, fetched.content_type):
+        yield from _read_feed(url, fetched.content, defaults, fetcher)
+    else:
+        yield _read_html(url, fetched.content, defaults, page_url=fetched.final_url, charset=fetched.charset)
+
+
+def read_file(
+    path: Path, defaults: SourceDefaults = SourceDefaults(), fetcher: "_LazyFetcher | None" = None
+) -> Iterator[Article | SourceProblem]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         yield SourceProblem(
-            str(path), f"unsupported file type {suffix or '(none)'}: use .txt, .jsonl or .json"
+            str(path),
+            f"unsupported file type {suffix or '(none)'}: use {', '.join(SUPPORTED_SUFFIXES)}",
         )
         return
+    lazy = fetcher or _LazyFetcher(None)
+    if suffix in HTML_SUFFIXES or suffix in FEED_SUFFIXES or suffix == ".json":
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            yield SourceProblem(str(path), f"cannot read the file: {exc.strerror or exc}")
+            return
+        if suffix in HTML_SUFFIXES:
+            yield _read_html(str(path), data, defaults)
+            return
+        from newsqa.index.feeds import looks_like_feed
+
+        if suffix in FEED_SUFFIXES or looks_like_feed(data):
+            try:
+                yield from _read_feed(str(path), data, defaults, lazy.get())
+            finally:
+                if fetcher is None:
+                    lazy.close()
+            return
     text = _read_text(path)
     if isinstance(text, SourceProblem):
         yield text
@@ -82,6 +156,54 @@ def read_file(path: Path, defaults: SourceDefaults = SourceDefaults()) -> Iterat
         yield from _read_jsonl(path, text, defaults)
     else:
         yield from _read_json(path, text, defaults)
+
+
+def _read_html(
+    where: str,
+    data: bytes,
+    defaults: SourceDefaults,
+    *,
+    page_url: str | None = None,
+    charset: str | None = None,
+) -> Article | SourceProblem:
+    from newsqa.index.html import NotAnArticle, PageMeta, decode_html, extract_article
+
+    if not data.strip():
+        return SourceProblem(where, "the page is empty")
+    try:
+        article = extract_article(
+            decode_html(data, charset),
+            where,
+            meta=PageMeta(url=page_url, charset=charset),
+            default_source=defaults.source,
+            default_published=defaults.published,
+        )
+    except NotAnArticle as exc:
+        return SourceProblem(where, str(exc))
+    return replace(article, url=article.url or defaults.url)
+
+
+def _read_feed(
+    where: str, data: bytes, defaults: SourceDefaults, fetcher: Fetcher | None
+) -> Iterator[Article | SourceProblem]:
+    from newsqa.index.feeds import FeedError, ItemSkipped, item_article, parse_feed
+
+    try:
+        feed = parse_feed(data, where)
+    except FeedError as exc:
+        yield SourceProblem(where, str(exc))
+        return
+    if not feed.items and not feed.broken:
+        yield SourceProblem(where, "the feed has no items")
+    for line in feed.broken:
+        yield SourceProblem(where, line)
+    for item in feed.items:
+        try:
+            yield item_article(
+                item, feed, fetcher, default_source=defaults.source, default_published=defaults.published
+            )
+        except ItemSkipped as exc:
+            yield SourceProblem(where, str(exc))
 
 
 def _read_text(path: Path) -> str | SourceProblem:

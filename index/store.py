@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -57,6 +58,14 @@ CREATE INDEX IF NOT EXISTS articles_by_day ON articles(published_day);
 CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source);
 """
 
+# Wire copies (index/dedup.py): every article's MinHash signature, and for each copy the
+# canonical article of its story. A canonical article has no row in `copies`; a copy has no passages.
+STORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS signatures (article_id TEXT PRIMARY KEY, minhash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS copies (article_id TEXT PRIMARY KEY, canonical_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS copies_by_canonical ON copies(canonical_id);
+"""
+
 _ARTICLE_COLUMNS = "id, title, text, url, published, source, subtitles, byline, captions, continued"
 _PASSAGE_WITH_ARTICLE = """
 SELECT p.row, p.id, p.article_id, p.ordinal, p.start, p.end,
@@ -90,6 +99,7 @@ class ArticleDB:
         self.conn.execute("PRAGMA journal_mode=OFF")  # the generation is thrown away on failure
         self.conn.execute("PRAGMA synchronous=OFF")  # publish() fsyncs before the swap
         self.conn.executescript(SCHEMA)
+        self.conn.executescript(STORY_SCHEMA)
         self._add_filter_columns()
 
     def _add_filter_columns(self) -> None:
@@ -139,6 +149,63 @@ class ArticleDB:
         ids = [(a,) for a in article_ids]
         self.conn.executemany("DELETE FROM passages WHERE article_id = ?", ids)
         self.conn.executemany("DELETE FROM articles WHERE id = ?", ids)
+        self.conn.executemany("DELETE FROM signatures WHERE article_id = ?", ids)
+        self.conn.executemany("DELETE FROM copies WHERE article_id = ?", ids)
+
+    def delete_passages(self, article_ids: Iterable[str]) -> None:
+        """Drop the passages of articles that stay stored (a canonical article become a copy)."""
+        self.conn.executemany("DELETE FROM passages WHERE article_id = ?", [(a,) for a in article_ids])
+
+    # ---------- wire copies (index/dedup.py) ----------
+    def save_signature(self, article_id: str, minhash: bytes) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO signatures (article_id, minhash) VALUES (?, ?)", (article_id, minhash)
+        )
+
+    def signatures(self) -> Iterator[tuple[str, bytes]]:
+        yield from self.conn.execute("SELECT article_id, minhash FROM signatures")
+
+    def articles_without_signature(self) -> list[tuple[str, str]]:
+        return self.conn.execute(
+            "SELECT id, text FROM articles WHERE id NOT IN (SELECT article_id FROM signatures)"
+        ).fetchall()
+
+    def canonical_of(self, article_id: str) -> str:
+        row = self.conn.execute(
+            "SELECT canonical_id FROM copies WHERE article_id = ?", (article_id,)
+        ).fetchone()
+        return row[0] if row else article_id
+
+    def copies_of(self, canonical_id: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT article_id FROM copies WHERE canonical_id = ?", (canonical_id,)
+            )
+        ]
+
+    def set_copy(self, article_id: str, canonical_id: str) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO copies (article_id, canonical_id) VALUES (?, ?)",
+            (article_id, canonical_id),
+        )
+
+    def repoint_copies(self, old_canonical: str, new_canonical: str) -> None:
+        self.conn.execute(
+            "UPDATE copies SET canonical_id = ? WHERE canonical_id = ?", (new_canonical, old_canonical)
+        )
+
+    def published_and_source(self, article_id: str) -> tuple[str | None, str | None]:
+        row = self.conn.execute(
+            "SELECT published, source FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def article(self, article_id: str) -> Article | None:
+        row = self.conn.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return _article_from_row(row) if row else None
 
     def next_row(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'next_row'").fetchone()
@@ -298,13 +365,53 @@ class IndexSnapshot:
         if not wanted:
             return {}
         sql = _PASSAGE_WITH_ARTICLE.format(marks=",".join("?" * len(wanted)))
+        rows = self._conn().execute(sql, wanted).fetchall()
+        also_in = self.also_in({r[2] for r in rows})
         out: dict[PassageKey, StoredPassage] = {}
-        for r in self._conn().execute(sql, wanted):
+        for r in rows:
             passage = Passage(
                 id=r[1], article_id=r[2], ordinal=r[3], text=r[6], start=r[4], end=r[5], row=r[0]
             )
-            out[r[0]] = StoredPassage(passage, ArticleRef(r[2], r[7], r[8], r[9], r[10]))
+            ref = ArticleRef(r[2], r[7], r[8], r[9], r[10], also_in=also_in.get(r[2], ()))
+            out[r[0]] = StoredPassage(passage, ref)
         return out
+
+    def also_in(self, article_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """For canonical articles, the other sources that printed their story (earliest first, each once)."""
+        ids = list(article_ids)
+        if not ids:
+            return {}
+        sql = (
+            "SELECT c.canonical_id, a.source, a.url FROM copies c JOIN articles a ON a.id = c.article_id "
+            f"WHERE c.canonical_id IN ({','.join('?' * len(ids))}) ORDER BY a.published, a.source"
+        )
+        try:
+            found = self._conn().execute(sql, ids).fetchall()
+        except sqlite3.OperationalError:
+            return {}  # an index written before stories existed
+        sources: dict[str, list[str]] = {}
+        for canonical, source, url in found:
+            name = source or (urlsplit(url).hostname if url else None)
+            if name and name not in sources.setdefault(canonical, []):
+                sources[canonical].append(name)
+        return {k: tuple(v) for k, v in sources.items()}
+
+    def copies_of(self, article_id: str) -> list[Article]:
+        """The wire copies folded into a canonical article (for its article page)."""
+        try:
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {', '.join('a.' + c.strip() for c in _ARTICLE_COLUMNS.split(','))} "
+                    "FROM copies c JOIN articles a ON a.id = c.article_id WHERE c.canonical_id = ? "
+                    "ORDER BY a.published, a.source",
+                    (article_id,),
+                )
+                .fetchall()
+            )
+        except sqlite3.OperationalError:
+            return []
+        return [_article_from_row(r) for r in rows]
 
     def article(self, article_id: str) -> Article | None:
         row = (

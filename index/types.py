@@ -70,6 +70,8 @@ class ArticleRef:
     url: str | None
     published: str | None
     source: str | None
+    also_in: tuple[str, ...] = ()
+    """Other sources that printed the same story (wire copies folded into this article)."""
 
 
 @dataclass(frozen=True)

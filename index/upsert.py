@@ -4,12 +4,16 @@ Sources are read, articles are upserted by id, split into passages and embedded
 in batches, and each batch goes to the backend's `UpsertTarget`, which stores
 it. An article already stored with the same fingerprint is left alone (adding
 the same source twice changes nothing); one stored with another fingerprint is
-replaced, its old passages dropped by the target; a new one is added.
+replaced, its old passages dropped by the target; a new one is added. A target
+may fold wire copies into their story (the local one does, index/dedup.py):
+it then stores a copy itself and the loop does not index it.
 """
 
+import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,6 +44,8 @@ class WriteReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    copies: int = 0
+    """Of the added and updated articles, how many are wire copies folded into a story."""
     passages_added: int = 0
     problems: list[SourceProblem] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
@@ -51,6 +57,8 @@ class WriteReport:
 
     def summary(self) -> str:
         parts = [f"{self.added} added", f"{self.updated} updated", f"{self.unchanged} unchanged"]
+        if self.copies:
+            parts.append(f"{self.copies} of them wire copies folded into their stories")
         if self.removed:
             parts.append(f"{self.removed} removed")
         line = (
@@ -70,18 +78,36 @@ class ArticleWrite:
     passages: list[Passage]
     views: list[str]
     replaces: bool
-    """An older version of the article is stored: the target drops it."""
+    """An older version of the article was stored (`UpsertTarget.replace` was called for it)."""
 
 
 class UpsertTarget(Protocol):
-    """Where `upsert` writes: one backend's write in progress."""
+    """Where `upsert` writes: one backend's write in progress.
+
+    For each article the loop calls, in order: `replace` (when an older version is
+    stored), `place` (is it indexed, or stored as a wire copy), `add` (its passages,
+    before they are embedded) and, once a batch is embedded, `add_vectors`.
+    """
 
     def fingerprints(self, article_ids: list[str]) -> dict[str, str]:
         """The stored fingerprint of each of these articles that is stored."""
         ...
 
-    def write(self, batch: list[ArticleWrite], vectors: np.ndarray) -> None:
-        """Store the articles and their passages; `vectors` has one row per passage, in order."""
+    def replace(self, article_id: str) -> list[Article]:
+        """Drop (or mark for replacing) the stored version of an article about to be written
+        again; returns stored articles that must be placed again (wire copies of its story)."""
+        ...
+
+    def place(self, article: Article) -> bool:
+        """Whether the article is to be indexed; False when the target stored it as a copy."""
+        ...
+
+    def add(self, item: ArticleWrite) -> None:
+        """An article and its passages, about to be embedded."""
+        ...
+
+    def add_vectors(self, batch: list[ArticleWrite], vectors: np.ndarray) -> None:
+        """The vectors of the batch's passages, one row per passage, in order."""
         ...
 
 
@@ -94,16 +120,19 @@ def upsert(
     *,
     on_problem: Callable[[SourceProblem], None],
     progress: bool = False,
+    again: Iterable[Article] = (),
 ) -> None:
     """Upsert every article of `sources` into `target`, counting what happened in `report`.
 
+    Articles in `again` (stored articles a removal released, e.g. wire copies whose
+    story lost its canonical article) are placed first, without counting as added.
     The first of several articles with the same id in one run wins.
     """
     from tqdm import tqdm
 
     bar = tqdm(desc="indexing", unit=" passages", disable=not progress, leave=False)
     seen: set[str] = set()
-    unchecked: list[Article] = []
+    replaced: deque[Article] = deque(again)
     pending: list[ArticleWrite] = []
     pending_passages = 0
 
@@ -118,43 +147,62 @@ def upsert(
         ]
         report.embed_seconds += time.perf_counter() - t0
         vectors = np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
-        target.write(pending, vectors)
+        target.add_vectors(pending, vectors)
         bar.update(len(views))
         pending.clear()
         pending_passages = 0
 
-    def check(articles: list[Article]) -> None:
-        nonlocal pending_passages
-        stored = target.fingerprints([a.id for a in articles]) if articles else {}
-        for article in articles:
-            old = stored.get(article.id)
-            if old == article.fingerprint:
-                report.unchanged += 1
-                continue
-            if old is None:
-                report.added += 1
-            else:
-                report.updated += 1
-            passages = splitter.split(article)
-            views = [passage_view(article.title, p.text) for p in passages]
-            pending.append(ArticleWrite(article, passages, views, replaces=old is not None))
-            report.passages_added += len(passages)
-            pending_passages += len(passages)
-            if pending_passages >= EMBED_BATCH:
-                flush()
-        articles.clear()
-
-    for item in sources:
+    for item, stored, is_again in _with_fingerprints(sources, target, replaced):
         if isinstance(item, SourceProblem):
             report.problems.append(item)
             on_problem(item)
             continue
-        if item.id in seen:
+        replaces = False
+        if not is_again:
+            if item.id in seen:
+                continue
+            seen.add(item.id)
+            if stored == item.fingerprint:
+                report.unchanged += 1
+                continue
+            if stored is not None:
+                replaced.extendleft(reversed(target.replace(item.id)))
+                report.updated += 1
+                replaces = True
+            else:
+                report.added += 1
+        if not target.place(item):
+            report.copies += not is_again
             continue
-        seen.add(item.id)
-        unchecked.append(item)
-        if len(unchecked) >= LOOKUP_BATCH:
-            check(unchecked)
-    check(unchecked)
+        passages = splitter.split(item)
+        write = ArticleWrite(item, passages, [passage_view(item.title, p.text) for p in passages], replaces)
+        target.add(write)
+        pending.append(write)
+        report.passages_added += len(passages)
+        pending_passages += len(passages)
+        if pending_passages >= EMBED_BATCH:
+            flush()
     flush()
     bar.close()
+
+
+def _with_fingerprints(
+    sources: Iterable[Article | SourceProblem], target: UpsertTarget, again: deque[Article]
+) -> Iterator[tuple[Article | SourceProblem, str | None, bool]]:
+    """(item, its stored fingerprint, whether it is placed again): articles in `again` first
+    (the loop may add to it as it goes), then the sources, whose fingerprints are looked up
+    LOOKUP_BATCH at a time (one round trip to a server). Only an article's own write changes
+    its fingerprint, so a lookup made before the articles ahead of it are written holds."""
+    stream = iter(sources)
+    while True:
+        while again:
+            yield again.popleft(), None, True
+        batch = list(itertools.islice(stream, LOOKUP_BATCH))
+        if not batch:
+            return
+        ids = list(dict.fromkeys(item.id for item in batch if isinstance(item, Article)))
+        stored = target.fingerprints(ids) if ids else {}
+        for item in batch:
+            while again:
+                yield again.popleft(), None, True
+            yield item, stored.get(item.id) if isinstance(item, Article) else None, False

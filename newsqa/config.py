@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     watch_index: bool = Field(
         True, description="Serve: switch to a rebuilt index when its pointer file changes."
     )
+    fetch_timeout: float = Field(20.0, gt=0, description="Seconds before one web request gives up.")
+    fetch_retries: int = Field(
+        2, ge=0, description="Retries of a web request that timed out or got a 429/5xx, with backoff."
+    )
+    fetch_host_interval: float = Field(
+        1.0, ge=0, description="Least seconds between two web requests to the same host."
+    )
+    user_agent: str | None = Field(
+        None, description="User-Agent for web requests; default names newsqa and its version."
+    )
 
     @field_validator("reader")
     @classmethod

@@ -20,3 +20,16 @@ SAMPLE_EXPECTED = Path(__file__).parent / "liuzhou_daily_2024-08_page1.expected.
 def shared_qa_file(name: str) -> Path:
     """A file of the shared dev sets, e.g. 'DRCD_dev.json' (it may be absent: check `.is_file()`)."""
     return SHARED_QA / name
+
+
+NEWSPAPER_PAGES = Path(__file__).parent / "newspapers"
+"""Plain-text pages of other papers than the sample (composed for testing), each `NAME.txt` with its
+answer key `NAME.expected.json`: every article's title, sub-headlines, byline, paragraphs, credits."""
+
+SITE = Path(__file__).parent / "site"
+"""A small news web site for offline tests and benches: article pages of several site templates
+(one in GBK), pages that are not articles, with an answer key in `news/expected.json`."""
+
+WIRE_ARTICLES = Path(__file__).parent / "wire" / "articles.jsonl"
+"""Wire stories with their reprints by other papers, and hard negatives, each with its gold `story`
+(composed for testing; every article's `id` ends in `-orig` for the original wire copy)."""

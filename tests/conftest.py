@@ -46,3 +46,21 @@ def sample_index(tmp_path_factory, sample_page, use_embedder) -> Path:
         read_sources([sample_page], SourceDefaults(source=SAMPLE_SOURCE, published=SAMPLE_PUBLISHED))
     )
     return root
+
+
+@pytest.fixture
+def website():
+    """The fixture news site (testbed/site) on a free port of 127.0.0.1; tests put feeds and pages on it."""
+    from testbed.website import serving
+
+    with serving() as site:
+        yield site
+
+
+@pytest.fixture
+def web():
+    """A fetcher with short timeouts and no pause between requests (the site is local)."""
+    from newsqa.index.fetch import Fetcher, FetchPolicy
+
+    with Fetcher(FetchPolicy(timeout=1.0, retries=1, backoff=0.01, host_interval=0.0)) as fetcher:
+        yield fetcher

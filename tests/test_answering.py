@@ -95,6 +95,7 @@ def test_result_serialises_to_the_documented_shape(answerer):
         "url",
         "published",
         "source",
+        "also_in",
         "start",
         "end",
     }
@@ -105,6 +106,7 @@ def test_result_serialises_to_the_documented_shape(answerer):
         "url",
         "published",
         "source",
+        "also_in",
         "text",
         "score",
         "start",

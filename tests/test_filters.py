@@ -23,8 +23,13 @@ from tests.helpers import hashing_writer, optional_import, write_jsonl
 
 # Eight reports of the same harbour story, on different days and in different papers.
 ARTICLES = [
-    {"id": f"port-{i}", "title": f"港口夜市第{i}期", "published": day, "source": paper,
-     "text": f"新港口夜市今天开张，摊位{i * 10}个。港口投资十二亿元，编号{i}。"}
+    {
+        "id": f"port-{i}",
+        "title": f"港口夜市第{i}期",
+        "published": day,
+        "source": paper,
+        "text": f"新港口夜市今天开张，摊位{i * 10}个。港口投资十二亿元，编号{i}。",
+    }
     for i, (day, paper) in enumerate(
         [
             ("2024-07-30", "柳州日报"),
@@ -44,14 +49,23 @@ SOURCES = {a["id"]: a["source"] for a in ARTICLES}
 
 def test_published_days_are_read_from_common_date_forms():
     assert [DAYS[f"port-{i}"] for i in range(8)] == [
-        "2024-07-30", "2024-08-01", "2024-08-02", "2024-08-03", "2024-08-05", "2024-08-09", None, None,
+        "2024-07-30",
+        "2024-08-01",
+        "2024-08-02",
+        "2024-08-03",
+        "2024-08-05",
+        "2024-08-09",
+        None,
+        None,
     ]
     assert published_day("2024-02-30") is None
 
 
 def test_filter_values_are_checked():
     assert SearchFilter.of() is None and SearchFilter.of(" ", "", ["", " "]) is None
-    assert SearchFilter.of("2024/8/1", None, ["柳州日报", "柳州日报"]) == SearchFilter("2024-08-01", None, ("柳州日报",))
+    assert SearchFilter.of("2024/8/1", None, ["柳州日报", "柳州日报"]) == SearchFilter(
+        "2024-08-01", None, ("柳州日报",)
+    )
     with pytest.raises(BadFilter, match="since must be a date"):
         SearchFilter.of("yesterday")
     with pytest.raises(BadFilter, match="after until"):
@@ -89,9 +103,10 @@ def test_filters_in_both_backends(kind, tmp_path):
     store, question = answerer.snapshot, "港口夜市开张，摊位多少个？"
     for where in CASES:
         allowed = {aid for aid in DAYS if where.allows(DAYS[aid], SOURCES[aid])}
-        for search in (store.lexical_search(question, 20, where), store.dense_search(
-            answerer.embedder.embed_queries([question])[0], 20, where
-        )):
+        for search in (
+            store.lexical_search(question, 20, where),
+            store.dense_search(answerer.embedder.embed_queries([question])[0], 20, where),
+        ):
             found = {s.article.id for s in store.passages(key for key, _ in search).values()}
             assert found == allowed, (where, found)  # every allowed article, nothing else
         hits = answerer.ask(question, top_k=8, where=where).hits
@@ -102,8 +117,13 @@ def test_filters_in_both_backends(kind, tmp_path):
 
 def test_local_filters_search_exactly_or_through_the_index_the_same(tmp_path, monkeypatch):
     records = [
-        {"id": f"a{i}", "title": f"第{i}篇", "published": f"2024-08-{1 + i % 28:02d}",
-         "source": "甲报" if i % 3 else "乙报", "text": f"第{i}篇报道，港口编号{i * 7919}，夜市开张。"}
+        {
+            "id": f"a{i}",
+            "title": f"第{i}篇",
+            "published": f"2024-08-{1 + i % 28:02d}",
+            "source": "甲报" if i % 3 else "乙报",
+            "text": f"第{i}篇报道，港口编号{i * 7919}，夜市开张。",
+        }
         for i in range(80)
     ]
     root = tmp_path / "ix"
@@ -138,7 +158,9 @@ def test_an_index_from_before_filters_says_how_to_add_them(tmp_path):
     with pytest.raises(IndexCorrupt, match="before search filters existed.*index add"):
         open_backend(Settings(index_dir=root)).open().lexical_search("港口", 5, where)
     # Any write adds the column to the new generation.
-    hashing_writer(root).add(read_sources([write_jsonl(tmp_path / "b.jsonl", [{"title": "新", "text": "新文。"}])]))
+    hashing_writer(root).add(
+        read_sources([write_jsonl(tmp_path / "b.jsonl", [{"title": "新", "text": "新文。"}])])
+    )
     assert open_backend(Settings(index_dir=root)).open().lexical_search("港口", 5, where)
 
 
@@ -147,11 +169,23 @@ def test_filters_on_the_command_line(tmp_path):
 
     def ask(*flags):
         return CliRunner().invoke(
-            cli, ["ask", "港口夜市开张，摊位多少个？", "--index", str(settings.index_dir), "--json", "-k", "8", *flags]
+            cli,
+            [
+                "ask",
+                "港口夜市开张，摊位多少个？",
+                "--index",
+                str(settings.index_dir),
+                "--json",
+                "-k",
+                "8",
+                *flags,
+            ],
         )
 
     result = ask("--since", "2024-08-02", "--source", "南国早报", "--source", "广西日报")
     assert result.exit_code == 0, result.output
     assert {p["article_id"] for p in json.loads(result.stdout)["passages"]} == {"port-2", "port-4", "port-5"}
     bad = ask("--until", "soon")
-    assert bad.exit_code == 1 and bad.output.strip() == "Error: until must be a date like 2024-08-02, got 'soon'"
+    assert (
+        bad.exit_code == 1 and bad.output.strip() == "Error: until must be a date like 2024-08-02, got 'soon'"
+    )

@@ -1,8 +1,11 @@
 """Plain-text newspaper pages split into articles."""
 
+import json
+
 import pytest
 
 from newsqa.index.newspaper import split_page
+from testbed import NEWSPAPER_PAGES
 from tests.helpers import FIXTURES
 
 
@@ -122,3 +125,110 @@ def test_page_without_headlines_gets_a_title_from_its_first_clause():
 def test_empty_page_is_an_error():
     with pytest.raises(ValueError, match="empty"):
         split_page(" \n\n \n")
+
+
+@pytest.mark.parametrize("page", sorted(NEWSPAPER_PAGES.glob("*.txt")), ids=lambda p: p.stem)
+def test_other_papers_pages_read_as_their_answer_keys(page):
+    """Pages of other papers with the layouts that used to fail: headlines ending in ！？!?,
+    two-clause headlines, 原标题 lines, opening 【…记者 …】/（记者 …） bylines, 图片来源 credits."""
+    expected = json.loads(page.with_suffix(".expected.json").read_text(encoding="utf-8"))["articles"]
+    articles = split_page(page.read_text(encoding="utf-8"))
+    assert [a.title for a in articles] == [e["title"] for e in expected]
+    page_lines = {line.strip() for line in page.read_text(encoding="utf-8").splitlines()}
+    for article, want in zip(articles, expected, strict=True):
+        assert article.paragraphs == want["paragraphs"], article.title
+        assert article.subtitles == want.get("subtitles", []), article.title
+        assert article.byline == want.get("byline"), article.title
+        assert article.captions == want.get("captions", []), article.title
+    # The key itself is verbatim: every expected paragraph without a join is a line of the page.
+    assert sum(p in page_lines for e in expected for p in e["paragraphs"]) >= 0.8 * sum(
+        len(e["paragraphs"]) for e in expected
+    )
+
+
+def _page(*blocks: str) -> list:
+    return split_page("\n".join(blocks))
+
+
+REPORT = "本报讯（记者 王五）市里昨日召开会议，部署冬季供暖工作。全市供暖管网已检修完毕。"
+
+
+def test_exclamation_and_question_headlines_before_an_opening():
+    articles = _page("家门口的球场开放啦！", REPORT, "夜市能火多久？", "——来自滨河夜市的调查", REPORT)
+    assert [a.title for a in articles] == ["家门口的球场开放啦！", "夜市能火多久？"]
+    assert articles[1].subtitles == ["——来自滨河夜市的调查"]
+
+
+def test_question_paragraph_inside_a_body_is_not_a_headline():
+    articles = _page(
+        "夜市经济调查",
+        "本报讯 入夏以来，滨河夜市人气渐旺，摊主却担心同质化。",
+        "怎么破解？",
+        "市商务局表示，将引导夜市错位经营。",
+        "课后服务收费公布",
+        "本报讯 市教育局就课后服务收费问题作出回应，按学期收取服务费。",
+        "为什么要收费？",
+        "负责人解释，收费用于补助参与服务的教师。",
+    )
+    assert [a.title for a in articles] == ["夜市经济调查", "课后服务收费公布"]
+    assert "\n怎么破解？\n" in articles[0].text and "\n为什么要收费？\n" in articles[1].text
+
+
+def test_exclaimed_headline_without_a_dateline_by_the_words_it_shares():
+    articles = _page(
+        "供暖准备就绪",
+        REPORT,
+        "这个“小红本”真管用！",
+        "“有了这个‘小红本’，看病心里就有底了。”张大爷说。",
+        "今年以来，全区推行签约服务“小红本”，已有4万名居民签约。",
+    )
+    assert [a.title for a in articles] == ["供暖准备就绪", "这个“小红本”真管用！"]
+    quoted = _page("市场见闻", REPORT, "“今年的菜价比去年便宜！”", "摊主老李一边称菜一边说。")
+    assert len(quoted) == 1 and "“今年的菜价比去年便宜！”" in quoted[0].paragraphs
+
+
+def test_two_clause_headline_on_one_line_is_one_title():
+    (article,) = _page("稳住外贸基本盘 激发市场新活力", REPORT)
+    assert article.title == "稳住外贸基本盘 激发市场新活力" and article.subtitles == []
+
+
+def test_original_title_lines_are_sub_headlines_wherever_they_stand():
+    above, below = _page(
+        "加装电梯提速",
+        "原标题：今年为200个小区加装电梯",
+        REPORT,
+        "供暖就绪",
+        REPORT,
+        "（原标题：《供暖工作全面就绪》）",
+    )
+    assert above.subtitles == ["原标题：今年为200个小区加装电梯"] and above.text == REPORT
+    assert below.subtitles == ["（原标题：《供暖工作全面就绪》）"] and below.text == REPORT
+
+
+def test_bracketed_bylines_opening_a_body_or_on_their_own_line():
+    opening, alone, paren = _page(
+        "球场开放",
+        "【本报记者 林晓】 “以前打球要骑车去体育中心。”王浩说。",
+        "港口繁忙",
+        "【海滨时报记者 赵一鸣】",
+        "码头上一派繁忙景象。",
+        "食堂排长队",
+        "（記者 黃志明）",
+        "中午十一点刚过，食堂门口已经排起了长队。",
+    )
+    assert opening.byline == "本报记者 林晓" and opening.text.startswith("【本报记者 林晓】")
+    assert alone.byline == "海滨时报记者 赵一鸣" and alone.text == "码头上一派繁忙景象。"
+    assert paren.byline == "記者 黃志明" and paren.text.startswith("中午")
+
+
+def test_photo_credits_inside_a_body_are_captions():
+    (article,) = _page("球场开放", REPORT, "图片来源：视觉中国", "下一步还将新建场地。", "圖片來源：資料圖片")
+    assert article.captions == ["图片来源：视觉中国", "圖片來源：資料圖片"]
+    assert article.text == REPORT + "\n下一步还将新建场地。"
+
+
+def test_date_and_page_lines_are_page_furniture():
+    (article,) = _page(
+        "西岭日报 2024年3月8日", "02 要闻", "2023年11月3日　星期五　第5版　民生", "春耕正当时", REPORT
+    )
+    assert article.title == "春耕正当时"

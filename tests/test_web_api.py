@@ -29,6 +29,7 @@ ANSWER_FIELDS = {
     "url": (str, type(None)),
     "published": (str, type(None)),
     "source": (str, type(None)),
+    "also_in": list,
     "start": int,
     "end": int,
 }
@@ -39,6 +40,7 @@ PASSAGE_FIELDS = {
     "url": (str, type(None)),
     "published": (str, type(None)),
     "source": (str, type(None)),
+    "also_in": list,
     "text": str,
     "score": float,
     "start": int,

@@ -313,7 +313,18 @@ class _MilvusTarget:
             found.update((r["article_id"], r["fingerprint"]) for r in rows)
         return found
 
-    def write(self, batch: list[ArticleWrite], vectors: np.ndarray) -> None:
+    def replace(self, article_id: str) -> list[Article]:
+        # The old version is replaced in `add_vectors`, once the new one can be written over it.
+        return []
+
+    def place(self, article: Article) -> bool:
+        # Wire copies are not folded in Milvus (index/dedup.py keeps its stories in SQLite).
+        return True
+
+    def add(self, item: ArticleWrite) -> None:
+        """Nothing to do before the vectors: every row is written with its vector."""
+
+    def add_vectors(self, batch: list[ArticleWrite], vectors: np.ndarray) -> None:
         replaced = [item.article.id for item in batch if item.replaces]
         if replaced:
             self._forget_terms(replaced)

@@ -9,6 +9,7 @@ from newsqa.cli.answer import ask, evaluate_command
 from newsqa.cli.common import NewsQAGroup
 from newsqa.cli.index import index_group, ingest
 from newsqa.cli.serve import demo, serve
+from newsqa.cli.watch import watch
 
 
 @click.group(cls=NewsQAGroup)
@@ -19,7 +20,8 @@ def cli(verbose: bool) -> None:
 
     \b
     Quick start:
-      newsqa index build my-pages/          # plain-text pages, .jsonl, SQuAD .json, folders
+      newsqa index build my-pages/          # newspaper pages, web pages, feeds, .jsonl, folders, URLs
+      newsqa watch https://example.com/rss.xml --every 15m
       newsqa ask "今年上半年地区生产总值是多少？"
       newsqa serve                          # chat on http://127.0.0.1:8000
     """
@@ -30,7 +32,7 @@ def cli(verbose: bool) -> None:
     )
 
 
-for command in (index_group, ingest, ask, evaluate_command, serve, demo):
+for command in (index_group, ingest, watch, ask, evaluate_command, serve, demo):
     cli.add_command(command)
 
 

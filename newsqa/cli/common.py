@@ -14,6 +14,7 @@ from newsqa.errors import NewsQAError
 
 if TYPE_CHECKING:
     from newsqa.index.backend import StoreWriter
+    from newsqa.index.fetch import Fetcher
     from newsqa.index.filters import SearchFilter
     from newsqa.index.sources import SourceProblem
 
@@ -180,6 +181,20 @@ def index_writer(settings: Settings) -> "StoreWriter":
         PassageSplitter(settings.passage_chars, settings.passage_overlap),
         progress=sys.stderr.isatty(),
         on_problem=echo_problem,
+    )
+
+
+def fetcher(settings: Settings) -> "Fetcher":
+    """A web fetcher with the settings' timeout, retries, per-host interval and User-Agent."""
+    from newsqa.index.fetch import DEFAULT_USER_AGENT, Fetcher, FetchPolicy
+
+    return Fetcher(
+        FetchPolicy(
+            user_agent=settings.user_agent or DEFAULT_USER_AGENT,
+            timeout=settings.fetch_timeout,
+            retries=settings.fetch_retries,
+            host_interval=settings.fetch_host_interval,
+        )
     )
 
 

@@ -10,6 +10,7 @@ from newsqa.cli.common import (
     backend_options,
     dry_run_options,
     echo_problem,
+    fetcher,
     index_option,
     index_writer,
     settings_from,
@@ -18,17 +19,25 @@ from newsqa.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from newsqa.index.fetch import Fetcher
     from newsqa.index.sources import SourceProblem
     from newsqa.index.types import Article
 
 
 def read(
-    paths: Iterable[str], source_name: str | None, published: str | None, url: str | None
+    paths: Iterable[str],
+    source_name: str | None,
+    published: str | None,
+    url: str | None,
+    web: "Fetcher | None" = None,
 ) -> Iterable["Article | SourceProblem"]:
-    """The articles (and problems) the sources at `paths` parse into, with the flags' metadata."""
+    """The articles (and problems) the sources at `paths` parse into, with the flags' metadata.
+
+    `web` fetches http(s) sources and the pages of feed items that carry only a summary.
+    """
     from newsqa.index.sources import SourceDefaults, read_sources
 
-    return read_sources(list(paths), SourceDefaults(source=source_name, published=published, url=url))
+    return read_sources(list(paths), SourceDefaults(source=source_name, published=published, url=url), web)
 
 
 def _dry_run(items: Iterable["Article | SourceProblem"], as_json: bool) -> None:
@@ -51,15 +60,17 @@ def _dry_run(items: Iterable["Article | SourceProblem"], as_json: bool) -> None:
 
 
 def _run_write(op: str, sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: Any) -> None:
-    items = read(sources, opts.pop("source_name"), opts.pop("published"), opts.pop("url"))
-    if dry_run:
-        _dry_run(items, as_json)
-        return
     from newsqa.index.backend import open_backend
 
+    defaults = opts.pop("source_name"), opts.pop("published"), opts.pop("url")
     settings = settings_from(**opts)
-    writer = index_writer(settings)
-    report = getattr(writer, op)(items)
+    with fetcher(settings) as web:
+        items = read(sources, *defaults, web=web)
+        if dry_run:
+            _dry_run(items, as_json)
+            return
+        writer = index_writer(settings)
+        report = getattr(writer, op)(items)
     click.echo(report.summary())
     click.echo(f"index: {open_backend(settings).location}")
 
@@ -77,7 +88,7 @@ def index_group() -> None:
 @source_options
 @dry_run_options
 def index_build(sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: Any) -> None:
-    """Rebuild the index from scratch from SOURCES (files or folders).
+    """Rebuild the index from scratch from SOURCES (files, folders, URLs of pages or feeds).
 
     The new index is built beside the old one and swapped in only when it is
     complete: a crash or Ctrl-C leaves the previous index intact.
@@ -93,7 +104,8 @@ def index_build(sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: 
 @source_options
 @dry_run_options
 def index_add(sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: Any) -> None:
-    """Add or update articles from SOURCES; unchanged articles are left alone."""
+    """Add or update articles from SOURCES (files, folders, URLs of pages or feeds); unchanged
+    articles are left alone, wire copies are folded into their stories."""
     _run_write("add", sources, dry_run, as_json, **opts)
 
 

@@ -33,6 +33,7 @@ class AnswerOut(BaseModel):
     url: str | None
     published: str | None
     source: str | None
+    also_in: list[str] = Field(default_factory=list, description="Other sources that printed the same story.")
     start: int = Field(description="Offset of the answer in the article text (characters).")
     end: int
 
@@ -44,6 +45,7 @@ class PassageOut(BaseModel):
     url: str | None
     published: str | None
     source: str | None
+    also_in: list[str] = Field(default_factory=list, description="Other sources that printed the same story.")
     text: str
     score: float
     start: int = Field(description="Offset of the passage in the article text (characters).")
