@@ -332,3 +332,26 @@ def test_answering_from_a_local_index_does_not_load_the_milvus_client(tmp_path):
         "assert 'pymilvus' not in sys.modules, 'pymilvus was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_the_web_app_serves_a_milvus_index_and_follows_a_rebuild(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from newsqa.web.app import create_app
+
+    db = tmp_path / "web.milvus.db"
+    backend = milvus_backend(db)
+    hashing(backend).build(read_sources([write_jsonl(tmp_path / "a.jsonl", records(5))]))
+    with TestClient(create_app(milvus_settings(db, watch_index=False))) as client:
+        asked = client.post("/ask", json={"question": "第3篇报道的港口编号"})
+        assert asked.status_code == 200 and asked.json()["passages"][0]["article_id"] == "a3"
+        info = client.get("/api/index").json()
+        assert info["backend"] == "milvus" and info["index"] == f"{db} (Milvus collection 'newsqa')"
+        before = client.get("/healthz").json()["generation"]
+        assert before == backend.pointer()
+        # A rebuild switches the alias; the server follows it (here on demand, as the watcher does).
+        hashing(backend).build(read_sources([write_jsonl(tmp_path / "b.jsonl", records(3, 40))]))
+        assert client.app.state.live.reload() is True
+        assert client.get("/healthz").json()["generation"] == backend.pointer() != before
+        asked = client.get("/ask", params={"q": "第41篇报道的港口编号"})
+        assert asked.status_code == 200 and asked.json()["passages"][0]["article_id"] == "a41"
