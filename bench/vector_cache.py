@@ -20,7 +20,11 @@ def _key(kind: str, text: str) -> bytes:
 
 
 class VectorCache:
-    """Vectors keyed by a hash of their text, in two .npy files under `directory`."""
+    """Vectors keyed by a hash of their text, in two .npy files under `directory`.
+
+    One process at a time may `save` (the file is rewritten from what that process holds);
+    vectors added and not saved are found by `lookup` all the same.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -28,6 +32,7 @@ class VectorCache:
         self.vectors = np.zeros((0, 0), dtype=np.float32)
         self._new_keys: list[bytes] = []
         self._new: list[np.ndarray] = []
+        self._pending: dict[bytes, int] = {}  # added, not yet saved: key -> position in _new
         keys, vectors = directory / "keys.npy", directory / "vectors.npy"
         if keys.exists() and vectors.exists():
             self.vectors = np.load(vectors, mmap_mode="r")
@@ -38,20 +43,24 @@ class VectorCache:
 
     def lookup(self, kind: str, texts: list[str]) -> tuple[list[int], np.ndarray | None]:
         """Positions of the texts not cached, and the vectors (rows for those left empty)."""
-        rows = [self.index.get(_key(kind, t), -1) for t in texts]
-        missing = [i for i, r in enumerate(rows) if r < 0]
+        keys = [_key(kind, t) for t in texts]
+        missing = [i for i, k in enumerate(keys) if k not in self.index and k not in self._pending]
         if len(missing) == len(texts):
             return missing, None
-        dim = self.vectors.shape[1]
+        dim = len(self._new[0]) if self._new else self.vectors.shape[1]
         out = np.zeros((len(texts), dim), dtype=np.float32)
-        found = [i for i, r in enumerate(rows) if r >= 0]
-        out[found] = self.vectors[[rows[i] for i in found]]
+        for i, k in enumerate(keys):
+            if k in self.index:
+                out[i] = self.vectors[self.index[k]]
+            elif k in self._pending:
+                out[i] = self._new[self._pending[k]]
         return missing, out
 
     def add(self, kind: str, texts: list[str], vectors: np.ndarray) -> None:
         for text, vector in zip(texts, vectors, strict=True):
             key = _key(kind, text)
-            if key not in self.index:
+            if key not in self.index and key not in self._pending:
+                self._pending[key] = len(self._new)
                 self._new_keys.append(key)
                 self._new.append(np.asarray(vector, dtype=np.float32))
 
@@ -69,7 +78,7 @@ class VectorCache:
             os.replace(tmp, self.directory / f"{name}.npy")
         self.vectors = np.load(self.directory / "vectors.npy", mmap_mode="r")
         self.index = {bytes(k): i for i, k in enumerate(keys)}
-        self._new_keys, self._new = [], []
+        self._new_keys, self._new, self._pending = [], [], {}
 
 
 class CachedEmbedder:

@@ -9,7 +9,8 @@ A generation is three collections, named from one stem:
     <alias>_gen_<stamp>_<hex>_articles   articles, one row per part of at most 65,535 bytes
                                           of text (VARCHAR's limit); parts join back exactly
     <alias>_gen_<stamp>_<hex>_meta       the manifest, the passage count, and each search
-                                          term's document frequency (the readers' IDF)
+                                          term's document frequency (the reader's IDF),
+                                          in buckets of terms
 
 The alias (`milvus_collection`, default "newsqa") points at the live passages
 collection; switching it switches the whole generation at once.
@@ -26,6 +27,7 @@ import json
 import re
 import secrets
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,13 +203,16 @@ def meta_schema() -> tuple[Any, Any]:
 # ---------------------------------------------------------------- meta keys
 MANIFEST_KEY = "manifest"
 PASSAGES_KEY = "passages"  # count: how many passages (N of the IDF), kept beside the term counts
+# Term document frequencies are kept in buckets, a JSON {term: df} per row, so that a large
+# vocabulary is a few thousand rows rather than one row per term (each row costs a write).
+# 16,384 buckets keep a bucket near 25 KB at 20 million distinct terms, under VARCHAR's 64 KB.
+TERM_BUCKETS = 16_384
 TERM_PREFIX = "df:"
 
 
-def term_key(term: str) -> str | None:
-    """The meta key of a term's document frequency; None for a term too long to keep."""
-    key = TERM_PREFIX + term
-    return key if utf8_len(key) <= ID_MAX else None
+def term_bucket(term: str) -> str:
+    """The meta key of the bucket holding a term's document frequency."""
+    return f"{TERM_PREFIX}{zlib.crc32(term.encode('utf-8')) % TERM_BUCKETS}"
 
 
 def meta_row(key: str, count: int = 0, value: str = "") -> dict[str, Any]:

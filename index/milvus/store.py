@@ -30,7 +30,7 @@ from newsqa.index.milvus.schema import (
     lexical_text,
     passage_from_row,
     stored_passage,
-    term_key,
+    term_bucket,
 )
 from newsqa.index.text import terms
 from newsqa.index.types import Article, Passage, PassageKey, Ranked, StoredPassage
@@ -150,21 +150,23 @@ class MilvusStore:
 
     def term_weights(self, words: list[str]) -> list[float]:
         """BM25 IDF of each word, from the document frequencies kept in the meta collection."""
-        keys = {w: term_key(w) for w in words}
-        wanted = [PASSAGES_KEY] + sorted({k for k in keys.values() if k})
+        wanted = [PASSAGES_KEY] + sorted({term_bucket(w) for w in words})
         with self.milvus.calls("read term frequencies"):
             rows = self.milvus.client.query(
-                self.gen.meta, filter=f"key in {literal(wanted)}", output_fields=["key", "count"]
+                self.gen.meta, filter=f"key in {literal(wanted)}", output_fields=["key", "count", "value"]
             )
-        counts = {r["key"]: int(r["count"]) for r in rows}
-        n = counts.get(PASSAGES_KEY, self.manifest.passages)
+        n = self.manifest.passages
+        df: dict[str, int] = {}
+        for row in rows:
+            if row["key"] == PASSAGES_KEY:
+                n = int(row["count"])
+            else:
+                df.update(json.loads(row["value"]))
         rarest = math.log(1.0 + (n + 0.5) / 0.5)
-        out = []
-        for w in words:
-            key = keys[w]
-            df = counts.get(key, 0) if key else 0
-            out.append(float(np.float32(math.log(1.0 + (n - df + 0.5) / (df + 0.5)))) if df else rarest)
-        return out
+        return [
+            float(np.float32(math.log(1.0 + (n - df[w] + 0.5) / (df[w] + 0.5)))) if df.get(w) else rarest
+            for w in words
+        ]
 
     # ---------- reading ----------
     def _query(self, collection: str, expression: str, fields: list[str], what: str) -> list[dict[str, Any]]:

@@ -46,7 +46,7 @@ from newsqa.index.milvus.schema import (
     meta_schema,
     passage_row,
     passages_schema,
-    term_key,
+    term_bucket,
 )
 from newsqa.index.milvus.store import QUERY_BATCH, live_generation, load, read_manifest
 from newsqa.index.sources import SourceProblem
@@ -403,26 +403,39 @@ class _MilvusTarget:
                 self.client.flush(name)
 
     def _apply_term_counts(self) -> None:
-        changed = {key: delta for term, delta in self.df.items() if delta and (key := term_key(term))}
+        changed: dict[str, dict[str, int]] = {}
+        for term, delta in self.df.items():
+            if delta:
+                changed.setdefault(term_bucket(term), {})[term] = delta
         if not changed:
             return
         keys = sorted(changed)
-        current: dict[str, int] = {}
+        buckets: dict[str, dict[str, int]] = {key: {} for key in keys}
         if not self.fresh:
             for i in range(0, len(keys), QUERY_BATCH):
                 with self.milvus.calls("read term frequencies"):
                     rows = self.client.query(
                         self.gen.meta,
                         filter=f"key in {literal(keys[i : i + QUERY_BATCH])}",
-                        output_fields=["key", "count"],
+                        output_fields=["key", "value"],
                     )
-                current.update((r["key"], int(r["count"])) for r in rows)
-        updated = [meta_row(k, count=current.get(k, 0) + changed[k]) for k in keys]
-        gone = [r["key"] for r in updated if r["count"] <= 0]
-        kept = [r for r in updated if r["count"] > 0]
+                buckets.update((r["key"], json.loads(r["value"])) for r in rows)
+        rows, gone = [], []
+        for key in keys:
+            bucket = buckets[key]
+            for term, delta in changed[key].items():
+                count = bucket.get(term, 0) + delta
+                if count > 0:
+                    bucket[term] = count
+                else:
+                    bucket.pop(term, None)
+            if bucket:
+                rows.append(meta_row(key, count=len(bucket), value=json.dumps(bucket, ensure_ascii=False)))
+            else:
+                gone.append(key)
         write = self.client.insert if self.fresh else self.client.upsert
         with self.milvus.calls("write term frequencies"):
-            for i in range(0, len(kept), INSERT_BATCH):
-                write(self.gen.meta, kept[i : i + INSERT_BATCH])
+            for i in range(0, len(rows), INSERT_BATCH):
+                write(self.gen.meta, rows[i : i + INSERT_BATCH])
             for i in range(0, len(gone), QUERY_BATCH):
                 self.client.delete(self.gen.meta, filter=f"key in {literal(gone[i : i + QUERY_BATCH])}")
