@@ -85,13 +85,19 @@ class Milvus:
             raise BackendUnavailable(
                 "the milvus backend needs pymilvus and Milvus Lite: pip install 'newsqa[milvus]'"
             ) from exc
-        uri = self.uri
+        uri, options = self.uri, {}
         if self.lite:
             path = self.lite_path()
             path.parent.mkdir(parents=True, exist_ok=True)
             uri = str(path)
+            # The Lite server runs in this process, and its gRPC server refuses the client's
+            # keepalive pings (every 10 s) with GOAWAY "too_many_pings", logged on stderr.
+            options["grpc_options"] = {
+                "grpc.keepalive_time_ms": 2**31 - 1,
+                "grpc.keepalive_permit_without_calls": 0,
+            }
         try:
-            return MilvusClient(uri=uri, token=self.token or "", timeout=self.timeout)
+            return MilvusClient(uri=uri, token=self.token or "", timeout=self.timeout, **options)
         except MilvusException as exc:
             raise BackendUnavailable(self._unreachable(exc.message)) from exc
         except Exception as exc:  # grpc and Lite raise their own types for "cannot connect"
