@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from newsqa.errors import NothingIndexed
 from newsqa.index.chunking import PassageSplitter
 from newsqa.index.embedders import Embedder
 from newsqa.index.sources import SourceProblem
@@ -68,6 +69,15 @@ class WriteReport:
         if self.problems:
             line += f"; {len(self.problems)} skipped (see messages above)"
         return line
+
+
+def check_something_indexed(report: WriteReport) -> None:
+    """Raise NothingIndexed when every source was skipped (the index is then left as it was)."""
+    if report.added + report.updated + report.unchanged == 0 and report.problems:
+        raise NothingIndexed(
+            f"nothing could be indexed: all {len(report.problems)} sources or records were "
+            "skipped (see the messages above); the existing index is unchanged"
+        )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from newsqa.errors import IndexMismatch, IndexNotFound, NewsQAError, NothingIndexed
+from newsqa.errors import IndexMismatch, IndexNotFound, NewsQAError
 from newsqa.index.chunking import PassageSplitter
 from newsqa.index.embedders import Embedder
 from newsqa.index.layout import Manifest, utc_now
@@ -52,7 +52,7 @@ from newsqa.index.milvus.store import QUERY_BATCH, live_generation, load, read_m
 from newsqa.index.sources import SourceProblem
 from newsqa.index.text import terms
 from newsqa.index.types import Article
-from newsqa.index.upsert import ArticleWrite, WriteReport, passage_view, upsert
+from newsqa.index.upsert import ArticleWrite, WriteReport, check_something_indexed, passage_view, upsert
 
 logger = logging.getLogger(__name__)
 
@@ -102,11 +102,7 @@ class MilvusWriter:
             target = _MilvusTarget(self.milvus, generation, fresh=True)
             report = WriteReport()
             self._upsert(sources, target, report)
-            if report.added + report.updated + report.unchanged == 0 and report.problems:
-                raise NothingIndexed(
-                    f"nothing could be indexed: all {len(report.problems)} sources or records were "
-                    "skipped (see the messages above); the existing index is unchanged"
-                )
+            check_something_indexed(report)
             manifest = self._describe(Manifest(model=self.embedder.name, dim=self.embedder.dim))
             target.finish(manifest, rebuilt=True)
             self._switch(generation)
@@ -131,11 +127,7 @@ class MilvusWriter:
         target = _MilvusTarget(self.milvus, generation, fresh=False)
         report = WriteReport()
         self._upsert(sources, target, report)
-        if report.added + report.updated + report.unchanged == 0 and report.problems:
-            raise NothingIndexed(
-                f"nothing could be indexed: all {len(report.problems)} sources or records were "
-                "skipped (see the messages above); the existing index is unchanged"
-            )
+        check_something_indexed(report)
         if report.added + report.updated:
             target.finish(self._describe(manifest))
         report.articles_total, report.passages_total = manifest.articles, manifest.passages
