@@ -25,7 +25,7 @@ from newsqa.index.embedders import Embedder
 from newsqa.index.filters import SearchFilter
 from newsqa.index.layout import IndexLayout, Manifest
 from newsqa.index.sources import SourceProblem
-from newsqa.index.types import Article, Passage, PassageKey, Ranked, StoredPassage
+from newsqa.index.types import Article, ArticleRef, Passage, PassageKey, Ranked, StoredPassage
 from newsqa.index.upsert import WriteReport
 
 __all__ = ["Backend", "LocalBackend", "PassageKey", "Ranked", "Store", "StoreWriter", "open_backend"]
@@ -62,7 +62,15 @@ class Store(Protocol):
         """The passages with these keys, with their articles' citation data."""
         ...
 
+    def passage_keys(self, article_id: str) -> list[PassageKey]:
+        """The keys of an article's passages, as the searches name them."""
+        ...
+
     def article(self, article_id: str) -> Article | None: ...
+
+    def latest_articles(self, limit: int) -> list[ArticleRef]:
+        """The articles added last, newest first."""
+        ...
 
     def article_passages(self, article_id: str) -> list[Passage]: ...
 

@@ -116,9 +116,10 @@ class IndexWriter:
                 db.delete_articles(found)
             bm25 = self._ingest(sources, db, vectors, bm25, report, stories, removed_rows, released)
             if report.added + report.updated + report.unchanged == 0 and report.problems:
+                kept = "the existing index is unchanged" if self.layout.exists() else "no index was written"
                 raise NothingIndexed(
                     f"nothing could be indexed: all {len(report.problems)} sources or records were "
-                    "skipped (see the messages above); the existing index is unchanged"
+                    f"skipped (see the messages above); {kept}"
                 )
             if base is not None and report.added + report.updated + report.removed == 0:
                 # Nothing new: keep the live generation as it is.

@@ -166,7 +166,9 @@ class IndexLayout:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the writer lock; leftovers of an interrupted write are cleared first."""
+        """Hold the writer lock; leftovers of an interrupted write are cleared first, and a
+        failed first write leaves no index directory behind."""
+        created = not self.root.exists()
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "w") as lock:
             try:
@@ -182,6 +184,8 @@ class IndexLayout:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+                if created and self.pointer() is None:
+                    shutil.rmtree(self.root, ignore_errors=True)
 
     def _published(self) -> set[str | None]:
         names: set[str | None] = {self.pointer()}

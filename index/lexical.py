@@ -12,6 +12,7 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -131,16 +132,20 @@ class BM25Index:
         np.save(directory / "weights.npy", self.weights, allow_pickle=False)
 
     @classmethod
-    def load(cls, directory: Path) -> "BM25Index":
+    def load(cls, directory: Path, *, mmap: bool = False) -> "BM25Index":
+        """The index saved in `directory`; with `mmap`, the postings are mapped read-only (for
+        serving: processes share one copy in the page cache)."""
         terms = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+        mode: Literal["r"] | None = "r" if mmap else None
         arrays = {
-            name: np.load(directory / f"{name}.npy", allow_pickle=False)
+            name: np.load(directory / f"{name}.npy", mmap_mode=mode, allow_pickle=False)
             for name in ("indptr", "docs", "doc_len", "rows")
         }
         # Frequencies are only read to rebuild after an update: map them, don't load them.
         arrays["tf"] = np.load(directory / "tf.npy", mmap_mode="r", allow_pickle=False)
         postings = _Postings(vocab={t: i for i, t in enumerate(terms)}, **arrays)
-        return cls(postings, weights=np.load(directory / "weights.npy", allow_pickle=False))
+        weights = np.load(directory / "weights.npy", mmap_mode=mode, allow_pickle=False)
+        return cls(postings, weights=weights)
 
 
 class BM25Update:

@@ -295,8 +295,9 @@ class IndexSnapshot:
         generation = layout.current()
         manifest = Manifest.load(generation)
         try:
-            vectors = FaissStore.load(generation, manifest.dim)
-            bm25 = BM25Index.load(generation / "bm25")
+            # Mapped, not read: a generation never changes, and server workers share the pages.
+            vectors = FaissStore.load(generation, manifest.dim, mmap=True)
+            bm25 = BM25Index.load(generation / "bm25", mmap=True)
         except (OSError, ValueError, RuntimeError) as exc:
             raise IndexCorrupt(
                 f"cannot load the index at {generation} ({exc}): rebuild with `newsqa index build`"
@@ -420,6 +421,17 @@ class IndexSnapshot:
             .fetchone()
         )
         return _article_from_row(row) if row else None
+
+    def passage_keys(self, article_id: str) -> list[PassageKey]:
+        rows = self._conn().execute("SELECT row FROM passages WHERE article_id = ?", (article_id,))
+        return [r[0] for r in rows]
+
+    def latest_articles(self, limit: int) -> list[ArticleRef]:
+        """The articles added last, newest first (what the chat offers as examples)."""
+        rows = self._conn().execute(
+            "SELECT id, title, url, published, source FROM articles ORDER BY rowid DESC LIMIT ?", (limit,)
+        )
+        return [ArticleRef(*r) for r in rows]
 
     def article_passages(self, article_id: str) -> list[Passage]:
         article = self.article(article_id)

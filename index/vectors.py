@@ -36,6 +36,15 @@ class AnnParams:
         return cls(**{k: v for k, v in data.items() if k in fields})  # type: ignore[arg-type]
 
 
+def one_thread_per_search() -> None:
+    """Make FAISS search each query on one OpenMP thread, for a process that answers many
+    questions at once (a server): its OpenMP pool only waits on a busy machine (a search
+    of a small index measured 9 ms with the pool, 0.03 ms without, on 2 shared cores)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+
+
 class FaissStore:
     """FAISS vectors with ids = passage rows: exact below a size threshold, HNSW above it."""
 
@@ -160,12 +169,19 @@ class FaissStore:
         (directory / "ann.json").write_text(json.dumps(self.params.to_dict()), encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: Path, dim: int) -> "FaissStore":
+    def load(cls, directory: Path, dim: int, *, mmap: bool = False) -> "FaissStore":
+        """The store saved in `directory`.
+
+        Args:
+            mmap: map the vectors read-only instead of reading them (for serving: processes
+                share one copy in the page cache); such a store must not be changed.
+        """
         import faiss
 
         params = AnnParams.from_dict(json.loads((directory / "ann.json").read_text(encoding="utf-8")))
         store = cls(dim, params)
-        store._index = faiss.read_index(str(directory / cls.FILE))
+        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
+        store._index = faiss.read_index(str(directory / cls.FILE), flags)
         if store._index.d != dim:
             raise ValueError(f"vectors have {store._index.d} dimensions, the manifest says {dim}")
         store._removed = np.load(directory / cls.MASK_FILE, allow_pickle=False)

@@ -9,12 +9,14 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "use-multilingual-v3"
 # The most supporting passages one question may ask for, on every surface (CLI, API, settings).
 TOP_K_MAX = 20
+# The most earlier turns one /ask request may send as its conversation's context.
+CONTEXT_TURNS_MAX = 10
 # The built-in readers, by the names --reader and NEWSQA_READER take.
 READERS = ("features",)
 
@@ -87,12 +89,26 @@ class Settings(BaseSettings):
         "shipped with the reader.",
     )
     max_question_chars: int = Field(500, gt=0, description="Longest question accepted.")
-    reload_token: str | None = Field(
+    reload_token: SecretStr | None = Field(
         None, description="Token for POST /admin/reload; the endpoint is off when unset."
     )
     watch_index: bool = Field(
         True, description="Serve: switch to a rebuilt index when its pointer file changes."
     )
+    workers: int = Field(
+        2, ge=1, le=64, description="Serve: worker processes (each answers on its own core)."
+    )
+    conversation_ttl_s: int = Field(
+        1800, ge=1, description="Serve: seconds a conversation is kept after its last question."
+    )
+    conversations_max: int = Field(
+        10_000, ge=1, description="Serve: conversations kept at most; the oldest go first."
+    )
+    rate_limit_per_minute: int = Field(
+        0, ge=0, description="Serve: questions per minute one client may ask; 0 turns the limit off."
+    )
+    max_body_bytes: int = Field(65_536, ge=1024, description="Serve: largest request body accepted.")
+    max_header_bytes: int = Field(16_384, ge=1024, description="Serve: largest request head accepted.")
     fetch_timeout: float = Field(20.0, gt=0, description="Seconds before one web request gives up.")
     fetch_retries: int = Field(
         2, ge=0, description="Retries of a web request that timed out or got a 429/5xx, with backoff."

@@ -9,6 +9,13 @@ class NewsQAError(Exception):
     """Base class for every expected failure."""
 
     status_code = 400
+    zh: str | None = None
+    """The message in Chinese, for the chat page; None: the chat shows the English one."""
+
+    def __init__(self, message: str = "", *, zh: str | None = None) -> None:
+        super().__init__(message)
+        if zh is not None:
+            self.zh = zh
 
 
 class IndexNotFound(NewsQAError):
@@ -49,21 +56,31 @@ class ModelUnavailable(NewsQAError):
 
 class EmptyQuestion(NewsQAError):
     def __init__(self) -> None:
-        super().__init__("the question is empty: type a question, e.g. 柳州上半年地区生产总值是多少？")
+        super().__init__(
+            "the question is empty: type a question about the news in the index", zh="请输入问题。"
+        )
 
 
 class QuestionTooLong(NewsQAError):
     def __init__(self, length: int, limit: int) -> None:
         super().__init__(
-            f"the question is {length} characters long; the limit is {limit}: ask a shorter question"
+            f"the question is {length} characters long; the limit is {limit}: ask a shorter question",
+            zh=f"问题有{length}个字，最多只能{limit}个字：请把问题问得短一些。",
         )
+
+
+class InvalidQuestion(NewsQAError):
+    """The question holds characters that are not text (undecodable bytes, control characters)."""
 
 
 class ArticleNotFound(NewsQAError):
     status_code = 404
 
     def __init__(self, article_id: str) -> None:
-        super().__init__(f"no article with id {article_id!r} in the index")
+        shown = article_id if len(article_id) <= 80 else article_id[:79] + "…"
+        super().__init__(
+            f"no article with id {shown!r} in the index", zh=f"索引里没有 id 为 {shown} 的文章。"
+        )
 
 
 class NothingIndexed(NewsQAError):

@@ -2,16 +2,20 @@
 
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from newsqa.config import Settings
-from newsqa.errors import EmptyQuestion, IndexMismatch, QuestionTooLong
+from newsqa.errors import IndexMismatch
 from newsqa.index.backend import Store, open_backend
 from newsqa.index.embedders import Embedder, load_embedder
 from newsqa.index.filters import SearchFilter
+from newsqa.qa.conversation import Turn, resolve
 from newsqa.qa.readers import load_reader
 from newsqa.qa.retrieval import FusionParams, HybridRetriever, one_per_article
 from newsqa.qa.types import Answer, AskResult, Reader
+from newsqa.qa.validation import clean_question
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +56,13 @@ class Answerer:
         *,
         settings: Settings | None = None,
         model: str | None = None,
+        embedder: Embedder | None = None,
     ) -> "Answerer":
         """Load the index the settings name (or the local index at `index_dir`) with its own embedder.
+
+        Args:
+            embedder: one already loaded, used when it is the index's model (a server
+                reloading the index keeps its embedder instead of loading it again).
 
         Raises:
             IndexNotFound: nothing is built there.
@@ -66,9 +75,10 @@ class Answerer:
         built_with = snapshot.manifest.model
         if model is not None and model != built_with:
             raise IndexMismatch(snapshot.location, built_with, model)
-        embedder = load_embedder(
-            built_with, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
-        )
+        if embedder is None or embedder.name != built_with:
+            embedder = load_embedder(
+                built_with, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
+            )
         answerer = cls(
             snapshot,
             embedder,
@@ -90,19 +100,25 @@ class Answerer:
             )
 
     def check_question(self, question: str) -> str:
-        question = (question or "").strip()
-        if not question:
-            raise EmptyQuestion()
-        if len(question) > self.max_question_chars:
-            raise QuestionTooLong(len(question), self.max_question_chars)
-        return question
+        """The question cleaned up (see `clean_question`), or an error saying what is wrong with it."""
+        return clean_question(question, self.max_question_chars)
 
-    def ask(self, question: str, top_k: int = 5, where: SearchFilter | None = None) -> AskResult:
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        *,
+        context: Sequence[Turn] = (),
+        where: SearchFilter | None = None,
+    ) -> AskResult:
         """Answer one question.
 
         Args:
             question: in Chinese (Simplified or Traditional) or English.
             top_k: how many supporting passages to return, one per article.
+            context: the conversation's earlier turns, oldest first; a follow-up
+                ("那同比增长多少？", "他出席了什么会议？") is resolved against them
+                (see `qa/conversation.py`), and the previous turn's article is preferred.
             where: answer only from the articles this filter allows (dates, sources).
 
         Returns:
@@ -113,15 +129,30 @@ class Answerer:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
         started = time.perf_counter()
         question = self.check_question(question)
-        hits = self.retriever.search(question, max(top_k * 3, READ_PASSAGES * 2), where)
-        answers = self.reader.read(question, hits[:READ_PASSAGES])
+        resolution = resolve(question, self._with_title(context))
+        asked = resolution.question
+        hits = self.retriever.search(
+            asked, max(top_k * 3, READ_PASSAGES * 2), where, prefer_article=resolution.prefer_article
+        )
+        answers = [
+            a for a in self.reader.read(asked, hits[:READ_PASSAGES]) if a.text not in resolution.exclude
+        ]
         answer = answers[0] if answers and answers[0].confidence >= self.abstain_below else None
         passages = one_per_article(hits, top_k)
         if answer is not None:
             cited = next(h for h in hits if h.passage.id == answer.passage.id)
             passages = [cited] + [h for h in passages if h.article.id != cited.article.id][: top_k - 1]
         took = (time.perf_counter() - started) * 1000
-        return AskResult(question, answer, passages, took, _runners_up(answers, answer))
+        return AskResult(question, answer, passages, took, _runners_up(answers, answer), asked)
+
+    def _with_title(self, context: Sequence[Turn]) -> Sequence[Turn]:
+        """The turns, the last one with its article's title (a pronoun may name the article)."""
+        if not context or context[-1].title or not context[-1].article_id:
+            return context
+        article = self.snapshot.article(context[-1].article_id)
+        if article is None:
+            return context
+        return [*context[:-1], replace(context[-1], title=article.title)]
 
 
 def _runners_up(answers: list[Answer], chosen: Answer | None) -> list[Answer]:

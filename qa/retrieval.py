@@ -20,6 +20,9 @@ from newsqa.qa.types import Hit
 logger = logging.getLogger(__name__)
 
 RRF_K = 60
+# Added to the fused score of the passages of the article a follow-up question comes from
+# (fused scores are in [0, 1]): that article wins close calls, not clear ones.
+PREFER_BOOST = 0.15
 
 
 @dataclass(frozen=True)
@@ -58,15 +61,31 @@ class HybridRetriever:
         self.embedder = embedder
         self.params = params or FusionParams()
 
-    def search(self, question: str, k: int | None = None, where: SearchFilter | None = None) -> list[Hit]:
-        """Fused hits, best first, up to `k` (default: the candidate pool size), among the
-        passages `where` allows."""
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        where: SearchFilter | None = None,
+        prefer_article: str | None = None,
+    ) -> list[Hit]:
+        """Fused hits, best first, up to `k` (default: the candidate pool size).
+
+        Args:
+            where: only the passages of the articles this filter allows.
+            prefer_article: an article whose passages get `PREFER_BOOST` (the previous
+                turn's, for a follow-up): preferred among the candidates, never forced in.
+        """
         k = k or self.params.candidates
         pool = max(k, self.params.candidates)
         lexical = self.store.lexical_search(question, pool, where)
         query = self.embedder.embed_queries([question])[0]
         dense = self.store.dense_search(query, pool, where)
         fused = self.fuse(lexical, dense)
+        if prefer_article:
+            for key in self.store.passage_keys(prefer_article):
+                if key in fused:
+                    score, lexical_score, dense_score = fused[key]
+                    fused[key] = (score + PREFER_BOOST, lexical_score, dense_score)
         top = sorted(fused.items(), key=lambda kv: -kv[1][0])[:k]
         stored = self.store.passages(key for key, _ in top)
         hits = []

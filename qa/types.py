@@ -112,17 +112,24 @@ class Answer:
 @dataclass(frozen=True)
 class AskResult:
     """The answer to one question (None when newsqa abstains), the runner-up answers, and the
-    passages behind them."""
+    passages behind them.
+
+    `to_dict` is the one producer of the answer's JSON: the CLI prints it and the web
+    API's `AskResponse` documents and validates exactly this shape.
+    """
 
     question: str
     answer: Answer | None
     hits: list[Hit] = field(default_factory=list)
     took_ms: float = 0.0
     alternatives: list[Answer] = field(default_factory=list)
+    resolved_question: str | None = None
+    """The question as understood in its conversation (a follow-up made to stand on its own)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "resolved_question": self.resolved_question or self.question,
             "answer": self.answer.to_dict() if self.answer else None,
             "alternatives": [a.to_dict() for a in self.alternatives],
             "passages": [h.to_dict() for h in self.hits],

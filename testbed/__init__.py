@@ -33,3 +33,6 @@ SITE = Path(__file__).parent / "site"
 WIRE_ARTICLES = Path(__file__).parent / "wire" / "articles.jsonl"
 """Wire stories with their reprints by other papers, and hard negatives, each with its gold `story`
 (composed for testing; every article's `id` ends in `-orig` for the original wire copy)."""
+
+DIALOGUES = Path(__file__).parent / "dialogues.json"
+"""Two-turn dialogues for follow-up resolution, over the sample page and the dev sets (hand-written)."""

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -23,9 +23,15 @@ def running_server(
     *,
     env: dict[str, str] | None = None,
     command: str = "serve",
+    args: Sequence[str] = (),
+    cwd: Path | None = None,
     timeout: float = 120,
 ) -> Iterator[str]:
     """`python -m newsqa serve` (or `demo`) over `index_dir` on a free port of 127.0.0.1.
+
+    Args:
+        args: more arguments for the command (e.g. `--workers 2`).
+        cwd: run from there, e.g. an older checkout of newsqa, whose package then comes first.
 
     Yields its URL once /healthz answers.
     """
@@ -33,9 +39,11 @@ def running_server(
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "newsqa", command, "--index", str(index_dir), "--port", str(port)]
+    argv = [sys.executable, "-m", "newsqa", command, "--index", str(index_dir), "--port", str(port), *args]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=cwd
+        )
         try:
             deadline = time.monotonic() + timeout
             while True:
@@ -68,3 +76,17 @@ def server_pid(url: str) -> int:
         if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
             return conn.pid
     raise RuntimeError(f"no process listens on port {port}")
+
+
+def server_processes(url: str) -> list[int]:
+    """The pids of a server's processes: the `newsqa serve` process listening on the URL's port
+    (or the supervisor above the worker that does) and all of its children."""
+    import psutil
+
+    listener = psutil.Process(server_pid(url))
+    top = listener
+    for parent in listener.parents():
+        if "newsqa" not in " ".join(parent.cmdline()):
+            break
+        top = parent
+    return [top.pid, *(child.pid for child in top.children(recursive=True))]

@@ -82,7 +82,7 @@ def test_bad_questions_are_clear_errors(answerer):
 
 def test_result_serialises_to_the_documented_shape(answerer):
     data = answerer.ask("柳州市委书记是谁？").to_dict()
-    assert set(data) == {"question", "answer", "alternatives", "passages", "took_ms"}
+    assert set(data) == {"question", "resolved_question", "answer", "alternatives", "passages", "took_ms"}
     assert set(data["answer"]) == {
         "sentence_start",
         "sentence_end",

@@ -93,3 +93,30 @@ def test_missing_index_and_bad_settings_are_one_line_errors(tmp_path):
         "60",
     )
     assert result.exit_code == 2 and "passage_overlap (60) must be smaller" in result.stderr
+
+
+def test_ask_refuses_an_undecodable_argument_in_one_line(tmp_path):
+    # How Python hands over argv bytes that are not UTF-8: lone surrogates (surrogateescape).
+    question = b"\xff\xfe\xe6\x9f\xb3".decode("utf-8", "surrogateescape")
+    result = run("ask", question, "--index", tmp_path / "none")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: the question is not valid UTF-8 (byte 0xFF at character 1): "
+        "check the encoding of your terminal or client"
+    ]
+
+
+def test_ask_and_serve_take_the_same_top_k_limit_as_the_api():
+    from newsqa.config import TOP_K_MAX
+
+    result = run("ask", "谁？", "-k", str(TOP_K_MAX + 1))
+    assert result.exit_code == 2 and f"1<=x<={TOP_K_MAX}" in result.stderr.replace(" ", "")
+
+
+def test_a_failed_first_build_leaves_nothing_behind(tmp_path):
+    root = tmp_path / "ix"
+    bad = write_jsonl(tmp_path / "bad.jsonl", ["{broken"])
+    result = run("index", "build", bad, "--index", root, "--model", "hashing-test")
+    assert result.exit_code == 1
+    assert "no index was written" in result.stderr and "existing index" not in result.stderr
+    assert not root.exists()

@@ -3,12 +3,14 @@ errors as one-line JSON, article pages, the server-rendered chat, and escaping o
 
 import html
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from newsqa.config import Settings
 from newsqa.web.app import create_app
+from newsqa.web.schemas import AnswerOut, AskResponse, PassageOut
 from tests.helpers import IMG, SCRIPT, build_xss_index
 
 # What the reader answers on the sample page today (tuned elsewhere; update together).
@@ -32,6 +34,8 @@ ANSWER_FIELDS = {
     "also_in": list,
     "start": int,
     "end": int,
+    "sentence_start": int,
+    "sentence_end": int,
 }
 PASSAGE_FIELDS = {
     "passage_id": str,
@@ -83,8 +87,8 @@ def test_ask_answers_with_its_evidence(client, snapshot, question, answer):
     response = client.post("/ask", json={"question": question})
     assert response.status_code == 200
     data = response.json()
-    assert set(data) == {"question", "answer", "passages", "took_ms"}
-    assert data["question"] == question and isinstance(data["took_ms"], float)
+    assert set(data) == set(AskResponse.model_fields)
+    assert data["question"] == data["resolved_question"] == question and isinstance(data["took_ms"], float)
     check_fields(data["answer"], ANSWER_FIELDS)
     got = data["answer"]
     assert got["text"] == answer
@@ -92,6 +96,10 @@ def test_ask_answers_with_its_evidence(client, snapshot, question, answer):
     assert 0.0 < got["confidence"] <= 1.0
     article = snapshot.article(got["article_id"])
     assert article.text[got["start"] : got["end"]] == got["text"]
+    assert article.text[got["sentence_start"] : got["sentence_end"]] == got["sentence"]
+    for alternative in data["alternatives"]:
+        check_fields(alternative, ANSWER_FIELDS)
+        assert alternative["text"] != got["text"]
     assert got["title"] == article.title and got["source"] == "柳州日报" and got["published"] == "2024-08-02"
     # The cited passage comes first and holds the answer.
     cited = data["passages"][0]
@@ -114,7 +122,8 @@ def test_get_equals_post_and_top_k_is_respected(client):
     question = next(iter(ANSWERS))
     posted = client.post("/ask", json={"question": question, "top_k": 2}).json()
     got = client.get("/ask", params={"q": question, "top_k": 2}).json()
-    posted.pop("took_ms"), got.pop("took_ms")
+    for data in (posted, got):
+        data.pop("took_ms"), data.pop("conversation_id")
     assert posted == got
     assert 1 <= len(got["passages"]) <= 2
     assert len(client.get("/ask", params={"q": question, "top_k": 20}).json()["passages"]) >= 3
@@ -252,6 +261,24 @@ def test_a_missing_index_is_a_503_not_a_crash(tmp_path):
         assert chat.status_code == 503 and 'class="error"' in chat.text
 
 
+def test_one_shape_for_the_answer(client):
+    """AskResult.to_dict (the CLI's --json) is what AskResponse (the API) holds, and the reply
+    template (the chat, with or without JavaScript) reads only those fields, all the citing ones."""
+    data = client.app.state.live.current().ask("柳州市委书记是谁？").to_dict()
+    assert set(data) | {"conversation_id"} == set(AskResponse.model_fields)
+    assert set(data["answer"]) == set(AnswerOut.model_fields)
+    assert all(set(a) == set(AnswerOut.model_fields) for a in data["alternatives"])
+    assert set(data["passages"][0]) == set(PassageOut.model_fields)
+    template = (Path(create_app.__code__.co_filename).parent / "templates" / "_answer.html").read_text()
+    read = set(re.findall(r"\b(?:answer|alternative)\.(\w+)", template))
+    cited = set(re.findall(r"\b(?:item|passage)\.(\w+)", template))
+    assert read <= set(AnswerOut.model_fields)
+    assert cited <= set(AnswerOut.model_fields) | set(PassageOut.model_fields)
+    assert {"text", "article_id", "passage_id", "start", "end"} <= read
+    assert {"title", "url", "source", "published", "also_in"} <= cited
+    assert set(re.findall(r"\breply\.(\w+)", template)) <= set(AskResponse.model_fields)
+
+
 # ---------------------------------------------------------------- pages
 def test_article_page_shows_the_article(client, snapshot):
     article = next(a for a in snapshot.iter_articles() if a.subtitles and a.byline)
@@ -288,6 +315,7 @@ def test_article_page_ignores_bad_highlights(client, snapshot, query):
 
 def test_unknown_article_is_a_404_page(client):
     page = client.get("/articles/no-such-article")
+    assert "索引里没有" in page.text
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert "no-such-article" in html.unescape(page.text) and "找不到页面" in page.text
     assert client.get("/articles/").status_code == 404
@@ -317,7 +345,8 @@ def test_chat_form_post_renders_the_reply_without_javascript(client):
     unanswered = client.post("/", data={"question": UNANSWERABLE})
     assert unanswered.status_code == 200 and "没有找到答案" in unanswered.text
     empty = client.post("/", data={"question": "  "})
-    assert empty.status_code == 400 and 'class="error"' in empty.text and "empty" in empty.text
+    assert empty.status_code == 400 and 'class="error"' in empty.text and "请输入问题" in empty.text
+    assert 'class="question"' not in empty.text  # no empty bubble
     assert client.post("/", data={}).status_code == 400
 
 
@@ -362,7 +391,7 @@ def test_a_broken_new_generation_keeps_the_old_one_serving(sample_index, tmp_pat
         (broken / "manifest.json").write_text("{not json", encoding="utf-8")
         (root / "CURRENT").write_text(broken.name + "\n", encoding="utf-8")
         time.sleep(2.5)  # the watcher looks every second
-        assert c.get("/healthz").json() == {"ok": True, "generation": before}
+        assert c.get("/healthz").json()["generation"] == before
         assert c.post("/ask", json={"question": "柳州市委书记是谁？"}).status_code == 200
         reload = c.post("/admin/reload", headers={"Authorization": "Bearer t"})
         assert reload.status_code == 503 and "manifest.json" in reload.json()["error"]

@@ -1,5 +1,6 @@
 """A real `newsqa serve` (uvicorn in a subprocess) switching to a rebuilt index while it answers."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from testbed.server import running_server
+from testbed.server import free_port, running_server
 from tests.helpers import write_jsonl
 
 pytestmark = pytest.mark.slow
@@ -74,8 +75,24 @@ def new_source(tmp_path) -> Path:
     return write_jsonl(tmp_path / "port.jsonl", NEW_ARTICLES)
 
 
-def test_rebuild_while_serving_drops_no_request(index_copy, new_source, tmp_path):
-    with running_server(index_copy, tmp_path / "serve.log", env={"NEWSQA_RELOAD_TOKEN": TOKEN}) as url:
+def every_worker_serves(url: str, wanted: str, workers: int, timeout: float = 60) -> None:
+    """Wait until each of the `workers` processes has reported generation `wanted` on /healthz
+    (a new connection each time: any worker may take it)."""
+    deadline = time.monotonic() + timeout
+    latest: dict[int, str] = {}
+    while not (len(latest) >= workers and set(latest.values()) == {wanted}):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the workers did not all switch to {wanted} in {timeout}s: {latest}")
+        health = httpx.get(f"{url}/healthz", timeout=5).json()
+        latest[health["worker"]] = health["generation"]
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_rebuild_while_serving_drops_no_request(index_copy, new_source, tmp_path, workers):
+    serve_log = tmp_path / "serve.log"
+    args = ["--workers", str(workers)]
+    with running_server(index_copy, serve_log, env={"NEWSQA_RELOAD_TOKEN": TOKEN}, args=args) as url:
         before = generation(url)
         failures: list[str] = []
         answered: list[tuple[float, set[str]]] = []  # (when the request started, titles cited)
@@ -105,6 +122,8 @@ def test_rebuild_while_serving_drops_no_request(index_copy, new_source, tmp_path
             wait_for(lambda: len(answered) >= 3, 60, "answers from the old index")
             rebuild(index_copy, new_source)
             wait_for(lambda: generation(url) != before, 30, "the server to switch generations")
+            # Each worker follows the pointer on its own: wait for the last one to switch.
+            every_worker_serves(url, generation(url), workers)
             switched_at = time.monotonic()
             wait_for(
                 lambda: sum(1 for t, _ in answered if t > switched_at) >= 5,
@@ -132,6 +151,7 @@ def test_rebuild_while_serving_drops_no_request(index_copy, new_source, tmp_path
         assert wrong.headers["www-authenticate"] == "Bearer"
         ok = httpx.post(f"{url}/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
         assert ok.status_code == 200
+        assert TOKEN not in serve_log.read_text()
         assert ok.json() == {
             "ok": True,
             "generation": generation(url),
@@ -140,18 +160,19 @@ def test_rebuild_while_serving_drops_no_request(index_copy, new_source, tmp_path
         }
 
 
-def test_reload_endpoint_switches_when_not_watching(index_copy, new_source, tmp_path):
+def test_reload_endpoint_switches_every_worker_when_not_watching(index_copy, new_source, tmp_path):
     env = {"NEWSQA_RELOAD_TOKEN": TOKEN, "NEWSQA_WATCH_INDEX": "false"}
-    with running_server(index_copy, tmp_path / "serve.log", env=env) as url:
+    with running_server(index_copy, tmp_path / "serve.log", env=env, args=["--workers", "2"]) as url:
         before = generation(url)
         rebuild(index_copy, new_source)
         time.sleep(2)  # a watcher would have switched by now
-        assert generation(url) == before
+        assert {generation(url) for _ in range(12)} == {before}
         response = httpx.post(f"{url}/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
         assert response.status_code == 200
         body = response.json()
         assert body["switched"] is True and body["previous"] == before and body["generation"] != before
-        assert generation(url) == body["generation"]
+        # The worker that took the request tells the other, which switches within a second or so.
+        every_worker_serves(url, body["generation"], 2)
         data = httpx.get(f"{url}/ask", params={"q": "马拉松有多少名选手参赛？"}, timeout=30).json()
         assert data["passages"][0]["title"] in NEW_TITLES
 
@@ -181,8 +202,49 @@ def test_demo_builds_the_sample_once_and_serves_it(tmp_path):
         info = httpx.get(f"{url}/api/index", timeout=10).json()
         assert info["articles"] == 7 and info["index"] == str(index_dir)
     assert "indexing the bundled sample" in log.read_text()
-    assert f"newsqa: serving {index_dir} on {url}/ (Ctrl-C to stop)" in log.read_text()
+    assert f"newsqa: serving {index_dir} on {url}/ with 2 worker(s) (Ctrl-C to stop)" in log.read_text()
     # A second start serves the index it built.
     with running_server(index_dir, log, command="demo") as url:
         assert httpx.get(f"{url}/healthz", timeout=10).json()["ok"] is True
     assert "indexing" not in log.read_text()
+
+
+def test_a_conversation_continues_on_any_worker(sample_index, tmp_path):
+    with running_server(sample_index, tmp_path / "serve.log", args=["--workers", "2"]) as url:
+        first = httpx.post(
+            f"{url}/ask", json={"question": "柳州上半年地区生产总值是多少？"}, timeout=30
+        ).json()
+        conversation = first["conversation_id"]
+        for _ in range(6):  # a new connection each time: either worker may take it
+            body = {"question": "那同比增长多少？", "conversation_id": conversation}
+            data = httpx.post(f"{url}/ask", json=body, timeout=30).json()
+            assert data["resolved_question"] == "柳州上半年地区生产总值同比增长多少？"
+            assert data["conversation_id"] == conversation
+
+
+def test_the_demo_builds_the_default_index_when_there_is_none(tmp_path):
+    """After `newsqa demo`, `newsqa ask` (same default index) answers: the README's next step."""
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    port = free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "newsqa", "demo", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(
+            lambda: (tmp_path / "data" / "newsqa" / "index" / "CURRENT").is_file(), 120, "the demo's index"
+        )
+    finally:
+        demo.terminate()
+        demo.wait(timeout=30)
+    asked = subprocess.run(
+        [sys.executable, "-m", "newsqa", "ask", "柳州市委书记是谁？"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.startswith("答案: ")

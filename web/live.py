@@ -8,10 +8,17 @@ backend's pointer, loads the new generation beside the old one (in a
 background thread, or on `POST /admin/reload`) and then swaps one reference: a
 request holds the answerer it started with, so requests in flight finish on
 the old generation, which both backends keep for one more switch.
+
+A server of several worker processes has one `LiveAnswerer` in each. Each
+watches the pointer itself; `POST /admin/reload` reaches one of them, which
+reloads and then touches the shared reload signal file that the others watch.
 """
 
 import logging
+import os
+import secrets
 import threading
+from pathlib import Path
 
 from newsqa.config import Settings
 from newsqa.errors import NewsQAError
@@ -32,10 +39,18 @@ class IndexLoadFailed(NewsQAError):
 class LiveAnswerer:
     """Holds the current `Answerer` of one index; replaces it when the index changes."""
 
-    def __init__(self, settings: Settings, *, watch_interval: float = WATCH_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        watch_interval: float = WATCH_INTERVAL_S,
+        reload_signal: Path | None = None,
+    ) -> None:
         self.settings = settings
         self.backend = open_backend(settings)
         self.watch_interval = watch_interval
+        self.reload_signal = reload_signal
+        self._signal_seen = self._read_signal()
         self._answerer: Answerer | None = None
         self._error: NewsQAError | None = None
         self._failed_pointer: str | None = None
@@ -75,7 +90,11 @@ class LiveAnswerer:
             if self._answerer is not None and pointer == self.generation:
                 return False
             try:
-                answerer = Answerer.load(settings=self.settings)
+                current = self._answerer
+                # The same model as before: keep its embedder (loading one takes seconds).
+                answerer = Answerer.load(
+                    settings=self.settings, embedder=current.embedder if current else None
+                )
             except NewsQAError as exc:
                 self._failed(pointer, exc)
                 logger.warning("index not loaded: %s", exc)
@@ -106,8 +125,28 @@ class LiveAnswerer:
             self.current()  # raises the stored error
         return switched
 
+    # ---------- the other workers ----------
+    def tell_others(self) -> None:
+        """Ask the other worker processes of this server to reload too."""
+        if self.reload_signal is None:
+            return
+        token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = self.reload_signal.with_name(f".{self.reload_signal.name}.{token}")
+        tmp.write_text(token, encoding="utf-8")
+        os.replace(tmp, self.reload_signal)
+        self._signal_seen = token
+
+    def _read_signal(self) -> str | None:
+        if self.reload_signal is None:
+            return None
+        try:
+            return self.reload_signal.read_text(encoding="utf-8")
+        except OSError:
+            return None
+
     # ---------- the watcher ----------
     def start_watching(self) -> None:
+        """Follow the pointer (when `settings.watch_index`) and the other workers' reloads."""
         if self._watcher is not None:
             return
         self._stop.clear()
@@ -123,6 +162,12 @@ class LiveAnswerer:
     def _watch(self) -> None:
         while not self._stop.wait(self.watch_interval):
             try:
+                signal = self._read_signal()
+                if signal != self._signal_seen:
+                    self._signal_seen = signal
+                    self.load()
+                if not self.settings.watch_index:
+                    continue
                 pointer = self.backend.pointer()
                 if pointer is not None and pointer != self.generation and pointer != self._failed_pointer:
                     self.load()

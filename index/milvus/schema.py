@@ -203,6 +203,8 @@ def meta_schema() -> tuple[Any, Any]:
 # ---------------------------------------------------------------- meta keys
 MANIFEST_KEY = "manifest"
 PASSAGES_KEY = "passages"  # count: how many passages (N of the IDF), kept beside the term counts
+LATEST_KEY = "latest"  # value: the articles added last, newest first (Milvus has no insertion order)
+LATEST_KEEP = 50
 # Term document frequencies are kept in buckets, a JSON {term: df} per row, so that a large
 # vocabulary is a few thousand rows rather than one row per term (each row costs a write).
 # 16,384 buckets keep a bucket near 25 KB at 20 million distinct terms, under VARCHAR's 64 KB.

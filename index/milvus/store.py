@@ -22,6 +22,7 @@ from newsqa.index.milvus.client import Milvus, build_options, literal
 from newsqa.index.milvus.schema import (
     ARTICLE_FIELDS,
     HNSW_EF_SEARCH,
+    LATEST_KEY,
     MANIFEST_KEY,
     PASSAGE_FIELDS,
     PASSAGES_KEY,
@@ -33,7 +34,7 @@ from newsqa.index.milvus.schema import (
     term_bucket,
 )
 from newsqa.index.text import terms
-from newsqa.index.types import Article, Passage, PassageKey, Ranked, StoredPassage
+from newsqa.index.types import Article, ArticleRef, Passage, PassageKey, Ranked, StoredPassage
 
 # Rows per query when reading many (Milvus caps one query's result window).
 QUERY_BATCH = 1000
@@ -183,6 +184,19 @@ class MilvusStore:
             ):
                 out[row["id"]] = stored_passage(row)
         return out
+
+    def passage_keys(self, article_id: str) -> list[PassageKey]:
+        rows = self._query(
+            self.gen.passages, f"article_id == {literal(article_id)}", ["id"], "read an article's passages"
+        )
+        return [row["id"] for row in rows]
+
+    def latest_articles(self, limit: int) -> list[ArticleRef]:
+        rows = self._query(
+            self.gen.meta, f"key == {literal(LATEST_KEY)}", ["value"], "read the latest articles"
+        )
+        refs = json.loads(rows[0]["value"]) if rows else []
+        return [ArticleRef(r["id"], r["title"], r["url"], r["published"], r["source"]) for r in refs[:limit]]
 
     def article(self, article_id: str) -> Article | None:
         rows = self._query(

@@ -34,6 +34,8 @@ from newsqa.index.milvus.schema import (
     HNSW_EF_CONSTRUCTION,
     HNSW_EF_SEARCH,
     HNSW_M,
+    LATEST_KEEP,
+    LATEST_KEY,
     MANIFEST_KEY,
     PASSAGES_KEY,
     TITLE_MAX,
@@ -47,6 +49,7 @@ from newsqa.index.milvus.schema import (
     passage_row,
     passages_schema,
     term_bucket,
+    utf8_len,
 )
 from newsqa.index.milvus.store import QUERY_BATCH, live_generation, load, read_manifest
 from newsqa.index.sources import SourceProblem
@@ -285,6 +288,8 @@ class _MilvusTarget:
         self.df = Counter[str]()  # change of each term's document frequency
         self.passages_delta = 0
         self.articles_delta = 0
+        self.written: list[Article] = []  # in the order written
+        self.removed: set[str] = set()
 
     @property
     def client(self) -> Any:
@@ -328,6 +333,7 @@ class _MilvusTarget:
                 self.df.update(set(terms(view)))
                 at += 1
             articles += article_rows(item.article)
+            self.written.append(item.article)
             self.passages_delta += len(item.passages)
             self.articles_delta += 0 if item.replaces else 1
         write = self.client.insert if self.fresh else self.client.upsert
@@ -357,6 +363,7 @@ class _MilvusTarget:
                     )
 
     def remove(self, article_ids: list[str]) -> None:
+        self.removed.update(article_ids)
         self._forget_terms(article_ids)
         for i in range(0, len(article_ids), QUERY_BATCH):
             part = literal(article_ids[i : i + QUERY_BATCH])
@@ -388,11 +395,31 @@ class _MilvusTarget:
         rows = [
             meta_row(MANIFEST_KEY, value=json.dumps(manifest.to_dict(), ensure_ascii=False)),
             meta_row(PASSAGES_KEY, count=manifest.passages),
+            meta_row(LATEST_KEY, value=json.dumps(self._latest(), ensure_ascii=False)),
         ]
         with self.milvus.calls("write the manifest"):
             self.client.upsert(self.gen.meta, rows)
             for name in self.gen.collections:
                 self.client.flush(name)
+
+    def _latest(self) -> list[dict[str, Any]]:
+        """The articles added last, newest first: this write's, then those kept before it."""
+        before: list[dict[str, Any]] = []
+        if not self.fresh:
+            with self.milvus.calls("read the latest articles"):
+                rows = self.client.query(
+                    self.gen.meta, filter=f"key == {literal(LATEST_KEY)}", output_fields=["value"]
+                )
+            before = json.loads(rows[0]["value"]) if rows else []
+        newest = [
+            {"id": a.id, "title": a.title, "url": a.url, "published": a.published, "source": a.source}
+            for a in reversed(self.written[-LATEST_KEEP:])
+        ]
+        gone = self.removed | {a["id"] for a in newest}
+        latest = (newest + [a for a in before if a["id"] not in gone])[:LATEST_KEEP]
+        while latest and utf8_len(json.dumps(latest, ensure_ascii=False)) > VARCHAR_MAX:
+            latest.pop()  # long titles: fewer of them
+        return latest
 
     def _apply_term_counts(self) -> None:
         changed: dict[str, dict[str, int]] = {}

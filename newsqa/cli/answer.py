@@ -69,9 +69,11 @@ def ask(
     --since, --until and --source answer only from the articles they allow.
     """
     from newsqa.qa.answerer import Answerer
+    from newsqa.qa.validation import clean_question
 
     where = search_filter(since, until, sources)
     settings = settings_from(top_k=top_k, reader=reader, **opts)
+    question = clean_question(question, settings.max_question_chars)  # before the slow load
     answerer = Answerer.load(settings=settings, model=model)
     result = answerer.ask(question, top_k=settings.top_k, where=where)
     if as_json:

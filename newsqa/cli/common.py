@@ -159,6 +159,12 @@ serve_options = options(
         show_default=True,
         help="Port to listen on (0: any free port).",
     ),
+    click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=None,
+        help="Worker processes, each answering on its own core [default: $NEWSQA_WORKERS, else 2].",
+    ),
 )
 
 

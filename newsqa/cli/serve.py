@@ -1,6 +1,9 @@
 """`newsqa serve` and `newsqa demo`."""
 
+import functools
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +20,6 @@ from newsqa.cli.common import (
 from newsqa.config import Settings
 
 
-def sample_index_dir(settings: Settings) -> Path:
-    """Where `newsqa demo` keeps its index of the bundled sample: beside the default index."""
-    return settings.index_dir.parent / "sample-index"
-
-
 def build_sample_index(settings: Settings) -> None:
     """Index the bundled sample page into `settings.index_dir`."""
     from newsqa.index.sources import SourceDefaults, read_sources
@@ -34,7 +32,9 @@ def build_sample_index(settings: Settings) -> None:
 
 def _bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound here so that a taken port is a one-line error."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock = socket.socket(
+        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -48,34 +48,60 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def run_server(settings: Settings, host: str, port: int, log: bool) -> None:
-    """Run the web app in this process until Ctrl-C."""
+    """Run the web app until Ctrl-C: in this process, or in `settings.workers` worker processes
+    that share the listening socket (each loads the index; its vectors and postings are
+    memory-mapped, so the workers share one copy in the page cache)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from newsqa.index.backend import open_backend
+    from newsqa.index.milvus.client import is_lite
     from newsqa.web.app import create_app
 
     backend = open_backend(settings)
     backend.manifest()  # IndexNotFound (one line, before listening) when nothing is built there
+    workers = settings.workers
+    if workers > 1 and settings.backend == "milvus" and is_lite(settings.milvus_uri or ""):
+        raise click.ClickException(
+            "Milvus Lite lets one process at a time open its file: serve it with --workers 1, "
+            "or use a Milvus server (--milvus-uri http://host:19530)"
+        )
+    sock = _bind(host, port)
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{sock.getsockname()[1]}/"
+    # What the workers share. One process keeps its own, removed in its lifespan: uvicorn
+    # re-raises SIGTERM after a single server stops, so no `finally` here would run.
+    run_dir = Path(tempfile.mkdtemp(prefix="newsqa-serve-")) if workers > 1 else None
     config = uvicorn.Config(
-        create_app(settings),
+        # A factory, not an app: each worker process builds its own (the settings travel pickled).
+        functools.partial(create_app, settings, run_dir),
+        factory=True,
+        workers=workers,
         host=host,
         port=port,
         log_level="info" if log else "warning",
         access_log=log,
         timeout_graceful_shutdown=5,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
-    sock = _bind(host, port)
-    shown_host = f"[{host}]" if ":" in host else host
-    url = f"http://{shown_host}:{sock.getsockname()[1]}/"
-    index = backend.location
+    line = f"newsqa: serving {backend.location} on {url} with {workers} worker(s) (Ctrl-C to stop)"
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:
-                click.echo(f"newsqa: serving {index} on {url} (Ctrl-C to stop)", err=True)
+                click.echo(line, err=True)
 
-    Server(config).run(sockets=[sock])
+    try:
+        if workers == 1:
+            Server(config).run(sockets=[sock])
+        else:
+            click.echo(line, err=True)
+            Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
+        if run_dir is not None:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @click.command("serve")
@@ -83,34 +109,29 @@ def run_server(settings: Settings, host: str, port: int, log: bool) -> None:
 @backend_options
 @serve_options
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, **opts: Any) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int | None, **opts: Any) -> None:
     """Serve the chat page, article pages and the JSON API (/ask, /docs).
 
     The server follows rebuilds of the index: after `newsqa index build/add/remove`
     it switches to the new index without dropping a request. Set
     NEWSQA_RELOAD_TOKEN to also allow `POST /admin/reload`.
     """
-    run_server(settings_from(**opts), host, port, verbose(ctx))
+    run_server(settings_from(workers=workers, **opts), host, port, verbose(ctx))
 
 
 @click.command("demo")
-@click.option(
-    "--index",
-    "index_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Index of the sample [default: sample-index beside the default index, "
-    "e.g. ~/.local/share/newsqa/sample-index].",
-)
+@index_option
 @serve_options
 @click.pass_context
-def demo(ctx: click.Context, index_dir: Path | None, host: str, port: int) -> None:
-    """Index the bundled sample front page (once), then serve it (always from a local index)."""
+def demo(ctx: click.Context, index_dir: Path | None, host: str, port: int, workers: int | None) -> None:
+    """Serve the index; when there is none yet, index the bundled sample front page into it first.
+
+    Afterwards `newsqa ask` and `newsqa serve` use the same index, the sample's. The demo
+    always uses a local index (NEWSQA_BACKEND does not apply).
+    """
     from newsqa.index.layout import IndexLayout
 
-    settings = settings_from(index_dir=index_dir, backend="local")
-    if index_dir is None:
-        settings = settings_from(index_dir=sample_index_dir(settings), backend="local")
+    settings = settings_from(index_dir=index_dir, workers=workers, backend="local")
     if not IndexLayout(settings.index_dir).exists():
         click.echo(f"indexing the bundled sample into {settings.index_dir} ...", err=True)
         build_sample_index(settings)

@@ -1,123 +1,115 @@
 """The JSON API: /ask, /healthz, /api/index, /admin/reload."""
 
+import logging
+import os
 import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query
-from pydantic import BaseModel, Field, StrictInt, StrictStr
 
-from newsqa.web.deps import AnswererDep, LiveDep, SettingsDep
+from newsqa.config import TOP_K_MAX
+from newsqa.errors import NewsQAError
+from newsqa.qa.answerer import Answerer
+from newsqa.web.conversations import ConversationStore
+from newsqa.web.deps import AnswererDep, ConversationsDep, LiveDep, SettingsDep
+from newsqa.web.schemas import (
+    AskRequest,
+    AskResponse,
+    ContextTurn,
+    ErrorOut,
+    HealthOut,
+    ReloadOut,
+    error_responses,
+)
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["api"])
 
-TOP_K_MAX = 20
+ASK_ERRORS = error_responses(400, 404, 413, 422, 429, 431, 503)
 
 
-# ---------------------------------------------------------------- models (the HTTP edge only)
-class AskRequest(BaseModel):
-    question: StrictStr = Field(
-        description="The question, in Chinese or English.", examples=["柳州市委书记是谁？"]
-    )
-    top_k: Annotated[StrictInt, Field(ge=1, le=TOP_K_MAX)] | None = Field(
-        None, description=f"Supporting passages to return, 1 to {TOP_K_MAX} [default 5]."
-    )
+class ConversationNotFound(NewsQAError):
+    status_code = 404
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no such conversation (it may have expired): send the question without "
+            "conversation_id to start a new one"
+        )
 
 
-class AnswerOut(BaseModel):
-    text: str = Field(description="The answer, verbatim from the article.")
-    sentence: str = Field(description="The sentence the answer is in.")
-    confidence: float
-    article_id: str
-    passage_id: str
-    title: str
-    url: str | None
-    published: str | None
-    source: str | None
-    also_in: list[str] = Field(default_factory=list, description="Other sources that printed the same story.")
-    start: int = Field(description="Offset of the answer in the article text (characters).")
-    end: int
+def answer(
+    answerer: Answerer,
+    conversations: ConversationStore,
+    question: str,
+    top_k: int,
+    context: list[ContextTurn] | None,
+    conversation_id: str | None,
+) -> AskResponse:
+    """Answer one question of a conversation and remember its turn.
 
-
-class PassageOut(BaseModel):
-    passage_id: str
-    article_id: str
-    title: str
-    url: str | None
-    published: str | None
-    source: str | None
-    also_in: list[str] = Field(default_factory=list, description="Other sources that printed the same story.")
-    text: str
-    score: float
-    start: int = Field(description="Offset of the passage in the article text (characters).")
-    end: int
-
-
-class AskResponse(BaseModel):
-    question: str
-    answer: AnswerOut | None = Field(description="null when no passage answers the question.")
-    passages: list[PassageOut] = Field(
-        description="Supporting passages, one per article, the cited one first."
-    )
-    took_ms: float
-
-
-class ErrorOut(BaseModel):
-    ok: bool = False
-    error: str
-
-
-class HealthOut(BaseModel):
-    ok: bool
-    generation: str | None
-
-
-class ReloadOut(BaseModel):
-    ok: bool
-    generation: str | None
-    previous: str | None
-    switched: bool
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Empty or too long question"},
-    422: {"model": ErrorOut, "description": "Malformed request"},
-    503: {"model": ErrorOut, "description": "No index is loaded"},
-}
-
-
-def _top_k(top_k: int | None, default: int) -> int:
-    return top_k if top_k is not None else min(default, TOP_K_MAX)
+    The turns come from `context` when the client sends them, else from the stored
+    conversation; a response always carries the id to continue it with.
+    """
+    if conversation_id is not None:
+        stored = conversations.turns(conversation_id)
+        if stored is None:
+            raise ConversationNotFound()
+    else:
+        conversation_id, stored = conversations.new_id(), []
+    turns = context if context is not None else stored
+    result = answerer.ask(question, top_k=top_k, context=[t.to_turn() for t in turns])
+    response = AskResponse.of(result, conversation_id)
+    conversations.save(conversation_id, [*turns, ContextTurn.from_response(response)])
+    return response
 
 
 # ---------------------------------------------------------------- routes
-@router.post("/ask", response_model=AskResponse, responses=ERRORS, summary="Answer a question")
-def ask_post(body: AskRequest, answerer: AnswererDep, settings: SettingsDep) -> dict:
-    """Answer one question from the index, with the passage and article it comes from."""
-    return answerer.ask(body.question, top_k=_top_k(body.top_k, settings.top_k)).to_dict()
+@router.post("/ask", response_model=AskResponse, responses=ASK_ERRORS, summary="Answer a question")
+def ask_post(
+    body: AskRequest, answerer: AnswererDep, settings: SettingsDep, conversations: ConversationsDep
+) -> AskResponse:
+    """Answer one question from the index, with the passage and article it comes from.
+
+    For a follow-up question ("那同比增长多少？", "What meeting did he attend?"), send
+    the `conversation_id` of the previous response, or the earlier turns as `context`.
+    """
+    top_k = body.top_k if body.top_k is not None else settings.top_k
+    return answer(answerer, conversations, body.question, top_k, body.context, body.conversation_id)
 
 
-@router.get("/ask", response_model=AskResponse, responses=ERRORS, summary="Answer a question (GET)")
+@router.get("/ask", response_model=AskResponse, responses=ASK_ERRORS, summary="Answer a question (GET)")
 def ask_get(
     answerer: AnswererDep,
     settings: SettingsDep,
-    q: Annotated[str, Query(description="The question.", examples=["柳州市委书记是谁？"])],
+    conversations: ConversationsDep,
+    q: Annotated[str, Query(description="The question.", examples=["谁出席了会议？"])],
     top_k: Annotated[
-        int | None, Query(ge=1, le=TOP_K_MAX, description="Supporting passages to return.")
+        int | None, Query(ge=1, le=TOP_K_MAX, description=f"Supporting passages to return, 1 to {TOP_K_MAX}.")
     ] = None,
-) -> dict:
+    conversation_id: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9_-]{16,64}$",
+            description="Continue the conversation an earlier /ask returned.",
+        ),
+    ] = None,
+) -> AskResponse:
     """Same as POST /ask, for links and curl."""
-    return answerer.ask(q, top_k=_top_k(top_k, settings.top_k)).to_dict()
+    top_k = top_k if top_k is not None else settings.top_k
+    return answer(answerer, conversations, q, top_k, None, conversation_id)
 
 
-@router.get("/healthz", response_model=HealthOut, responses={503: {"model": ErrorOut}})
-def healthz(live: LiveDep) -> dict:
+@router.get("/healthz", response_model=HealthOut, responses=error_responses(503))
+async def healthz(live: LiveDep) -> dict[str, Any]:
     """Whether an index is loaded, and which generation of it."""
     live.current()  # 503 with the reason when none is
-    return {"ok": True, "generation": live.generation}
+    return {"ok": True, "generation": live.generation, "worker": os.getpid()}
 
 
-@router.get("/api/index", responses={503: {"model": ErrorOut}})
-def index_info(answerer: AnswererDep, live: LiveDep) -> dict:
+@router.get("/api/index", responses=error_responses(503))
+async def index_info(answerer: AnswererDep, live: LiveDep) -> dict[str, Any]:
     """What the loaded index holds and how it was built (its manifest)."""
     snapshot = answerer.snapshot
     return {
@@ -131,25 +123,26 @@ def index_info(answerer: AnswererDep, live: LiveDep) -> dict:
 @router.post(
     "/admin/reload",
     response_model=ReloadOut,
-    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+    responses={**error_responses(401, 404), 503: {"model": ErrorOut}},
 )
 def reload_index(
     live: LiveDep,
     settings: SettingsDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> dict:
-    """Switch to the index's live generation now.
+) -> dict[str, Any]:
+    """Switch to the index's live generation now (every worker process does).
 
     Send `Authorization: Bearer $NEWSQA_RELOAD_TOKEN`.
     """
-    if not settings.reload_token:
+    if settings.reload_token is None:
         raise HTTPException(
             404, "reloading is off: start the server with NEWSQA_RELOAD_TOKEN set to turn it on"
         )
     scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(
-        token.strip().encode(), settings.reload_token.encode()
-    ):
+    expected = settings.reload_token.get_secret_value().encode()
+    # compare_digest takes as long whatever the token's content: no timing hint about it.
+    if not secrets.compare_digest(token.strip().encode(), expected) or scheme.lower() != "bearer":
+        logger.warning("POST /admin/reload refused: missing or wrong token")
         raise HTTPException(
             401,
             "missing or wrong token: send the header `Authorization: Bearer <NEWSQA_RELOAD_TOKEN>`",
@@ -157,4 +150,5 @@ def reload_index(
         )
     previous = live.generation
     switched = live.reload()
+    live.tell_others()
     return {"ok": True, "generation": live.generation, "previous": previous, "switched": switched}

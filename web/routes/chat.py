@@ -1,100 +1,93 @@
-"""The pages: the chat (/) and the article pages (/articles/{id})."""
+"""The chat: the page (/), its form without JavaScript (POST /), and one reply as an HTML
+fragment for chat.js (POST /chat/turn).
 
-import re
+Both paths render a reply with the same template from the same `AskResponse`
+the JSON API returns. The conversation travels in the form: a hidden `context`
+field holds the earlier turns as JSON, and each reply carries the updated one.
+"""
+
+import json
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import TypeAdapter, ValidationError
 
-from newsqa.errors import ArticleNotFound, NewsQAError
-from newsqa.qa.types import AskResult
-from newsqa.web.app import render
-from newsqa.web.deps import AnswererDep, LiveDep, SettingsDep
+from newsqa.config import CONTEXT_TURNS_MAX, Settings
+from newsqa.errors import NewsQAError
+from newsqa.web.deps import LiveDep, SettingsDep
+from newsqa.web.live import LiveAnswerer
+from newsqa.web.pages import MESSAGES, language, render
+from newsqa.web.schemas import AskResponse, Context, ContextTurn
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-OTHER_PASSAGES = 3
-HIGHLIGHT = "hl"  # the id the highlighted passage gets; links end in #hl so the browser scrolls there
+EXAMPLE_ARTICLES = 3
+_CONTEXT: TypeAdapter[list[ContextTurn]] = TypeAdapter(Context)
 
 
-# ---------------------------------------------------------------- links
-def safe_url(url: str | None) -> str | None:
-    """An article's own link, only when it is http(s): a source could carry `javascript:`."""
-    if not url:
-        return None
+def _context(raw: str) -> list[ContextTurn]:
+    """The earlier turns the form carries (JSON); a tampered field is a 422 like any bad input."""
+    if not raw.strip():
+        return []
     try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    return url if scheme in ("http", "https") else None
+        return _CONTEXT.validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("form", "context", *e["loc"])} for e in exc.errors()]
+        ) from exc
 
 
-def article_href(
-    article_id: str, passage_id: str | None = None, start: int | None = None, end: int | None = None
-) -> str:
-    """The local article page, highlighting a passage and an answer span inside it."""
-    href = f"/articles/{quote(article_id, safe='')}"
-    params = []
-    if passage_id:
-        params.append(f"p={quote(passage_id, safe='')}")
-    if start is not None and end is not None:
-        params.append(f"a={start}-{end}")
-    if params:
-        href += "?" + "&".join(params) + f"#{HIGHLIGHT}"
-    return href
+def context_json(turns: list[ContextTurn]) -> str:
+    return json.dumps(
+        [t.model_dump(exclude_none=True) for t in turns[-CONTEXT_TURNS_MAX:]], ensure_ascii=False
+    )
 
 
-# ---------------------------------------------------------------- one chat turn
-def turn_view(result: AskResult) -> dict[str, Any]:
-    """What _answer.html shows for one answered (or unanswered) question."""
+def reply_to(live: LiveAnswerer, settings: Settings, question: str, context: str) -> dict[str, Any]:
+    """What the templates need for one turn: the reply (or the error), and the conversation after it."""
+    turns = _context(context)
+    lang = language(question)
     view: dict[str, Any] = {
-        "question": result.question,
-        "answer": None,
-        "passages": [],
+        "question": question.strip(),
+        "lang": lang,
+        "m": MESSAGES[lang],
+        "history": turns,
+        "reply": None,
         "error": None,
+        "status_code": 200,
+        "context_json": context_json(turns),
     }
-    others = result.hits
-    answer = result.answer
-    if answer is not None:
-        at = max(0, answer.start - answer.sentence_start)
-        sentence = answer.sentence
-        if sentence[at : at + len(answer.text)] != answer.text:
-            found = sentence.find(answer.text)
-            at = found if found >= 0 else len(sentence)
-        local = article_href(answer.article.id, answer.passage.id, answer.start, answer.end)
-        url = safe_url(answer.article.url)
-        view["answer"] = {
-            "text": answer.text,
-            "before": sentence[:at],
-            "after": sentence[at + len(answer.text) :] if at < len(sentence) else "",
-            "confidence": answer.confidence,
-            "title": answer.article.title,
-            "source": answer.article.source,
-            "published": answer.article.published,
-            "href": url or local,
-            "local_href": local if url else None,
-        }
-        others = [h for h in result.hits if h.passage.id != answer.passage.id]
-    for hit in others[:OTHER_PASSAGES]:
-        local = article_href(hit.article.id, hit.passage.id)
-        url = safe_url(hit.article.url)
-        view["passages"].append(
-            {
-                "title": hit.article.title,
-                "source": hit.article.source,
-                "published": hit.article.published,
-                "text": hit.passage.text,
-                "href": url or local,
-                "local_href": local if url else None,
-            }
-        )
+    try:
+        result = live.current().ask(question, top_k=settings.top_k, context=[t.to_turn() for t in turns])
+    except NewsQAError as exc:
+        view["error"] = exc.zh if lang == "zh" and exc.zh else str(exc)
+        view["status_code"] = exc.status_code
+        return view
+    reply = AskResponse.of(result)
+    view["reply"] = reply
+    view["context_json"] = context_json([*turns, ContextTurn.from_response(reply)])
     return view
 
 
+def _examples(live: LiveAnswerer) -> list[Any]:
+    try:
+        return live.current().snapshot.latest_articles(EXAMPLE_ARTICLES)
+    except NewsQAError:
+        return []
+
+
 @router.get("/")
-def chat_page(request: Request) -> Response:
-    return render(request, "chat.html", {"turn": None, "question": ""})
+async def chat_page(request: Request, live: LiveDep) -> Response:
+    context: dict[str, Any] = {
+        "history": [],
+        "reply": None,
+        "error": None,
+        "question": "",
+        "context_json": "[]",
+    }
+    return render(request, "chat.html", {**context, "examples": _examples(live)})
 
 
 @router.post("/")
@@ -103,81 +96,21 @@ def chat_form(
     live: LiveDep,
     settings: SettingsDep,
     question: Annotated[str, Form()] = "",
+    context: Annotated[str, Form(max_length=200_000)] = "",
 ) -> Response:
-    """The chat without JavaScript: the form posts here and the reply is rendered on the server."""
-    try:
-        result = live.current().ask(question, top_k=settings.top_k)
-    except NewsQAError as exc:
-        turn: dict[str, Any] = {"question": question, "answer": None, "passages": [], "error": str(exc)}
-        return render(request, "chat.html", {"turn": turn, "question": question}, exc.status_code)
-    return render(request, "chat.html", {"turn": turn_view(result), "question": ""})
+    """The chat without JavaScript: the form posts here and the page comes back with the reply."""
+    view = reply_to(live, settings, question, context)
+    return render(request, "chat.html", {**view, "examples": []}, view["status_code"])
 
 
-# ---------------------------------------------------------------- article pages
-def _span(value: str | None, limit: int) -> tuple[int, int] | None:
-    match = re.fullmatch(r"(\d{1,9})-(\d{1,9})", value or "")
-    if not match:
-        return None
-    start, end = int(match[1]), min(int(match[2]), limit)
-    return (start, end) if 0 <= start < end else None
-
-
-def paragraphs(
-    text: str, passage: tuple[int, int] | None, answer: tuple[int, int] | None
-) -> list[list[dict]]:
-    """The article's paragraphs as runs of text, each marked as plain, passage or answer.
-
-    The first highlighted run gets `anchor`, so the page can carry the id the links point to.
-    """
-    cuts = {0, len(text)}
-    for span in (passage, answer):
-        if span:
-            cuts.update(span)
-    out: list[list[dict]] = []
-    anchored = False
-    offset = 0
-    for line in text.split("\n"):
-        start, end = offset, offset + len(line)
-        offset = end + 1
-        if not line.strip():
-            continue
-        points = sorted({start, end, *(c for c in cuts if start < c < end)})
-        runs = []
-        for a, b in zip(points, points[1:], strict=False):
-            kind = ""
-            if answer and answer[0] <= a and b <= answer[1]:
-                kind = "answer"
-            elif passage and passage[0] <= a and b <= passage[1]:
-                kind = "passage"
-            anchor = bool(kind) and not anchored
-            anchored = anchored or anchor
-            runs.append({"text": text[a:b], "kind": kind, "anchor": anchor})
-        out.append(runs)
-    return out
-
-
-@router.get("/articles/{article_id:path}")
-def article_page(
+@router.post("/chat/turn")
+def chat_turn(
     request: Request,
-    article_id: str,
-    answerer: AnswererDep,
-    p: Annotated[str | None, Query(description="Passage id to highlight.")] = None,
-    a: Annotated[str | None, Query(description="Answer span start-end (article offsets).")] = None,
+    live: LiveDep,
+    settings: SettingsDep,
+    question: Annotated[str, Form()] = "",
+    context: Annotated[str, Form(max_length=200_000)] = "",
 ) -> Response:
-    snapshot = answerer.snapshot
-    article = snapshot.article(article_id)
-    if article is None:
-        raise ArticleNotFound(article_id)
-    passage_span = None
-    if p:
-        passage = snapshot.passage_by_id(p)
-        if passage is not None and passage.article_id == article.id:
-            passage_span = (passage.start, passage.end)
-    answer_span = _span(a, len(article.text))
-    context = {
-        "article": article,
-        "url": safe_url(article.url),
-        "paragraphs": paragraphs(article.text, passage_span, answer_span),
-        "highlighted": bool(passage_span or answer_span),
-    }
-    return render(request, "article.html", context)
+    """One reply as an HTML fragment (`article.turn`), which chat.js appends to the page."""
+    view = reply_to(live, settings, question, context)
+    return render(request, "_turn.html", view, view["status_code"])

@@ -1,9 +1,16 @@
-// newsqa chat: posts questions to /ask and appends the replies. No framework, and no HTML from strings:
-// every piece of text from the index goes into the page through textContent.
+// newsqa chat: posts the form to /chat/turn and appends the reply the server renders (the same
+// template as the page without JavaScript, from the same JSON as /ask). No framework; the only
+// markup that enters the page is the server's escaped fragment, parsed by DOMParser.
 "use strict";
 
 (function () {
-  var OTHER_PASSAGES = 3;
+  var CJK = /[\u3400-\u9fff\uf900-\ufaff]/;
+  var GAP = 12; // px kept between a reply and the input bar
+
+  // "en" for a question in English (Latin letters, no Chinese), else "zh"; as pages.language does.
+  function language(text) {
+    return /[A-Za-z]/.test(text) && !CJK.test(text) ? "en" : "zh";
+  }
 
   // el("p", {class: "x"}, "text", child, ...): strings become text nodes, never markup.
   function el(tag, attrs) {
@@ -19,104 +26,93 @@
     return node;
   }
 
-  // An article's own link only when it is http(s); a source could carry "javascript:".
-  function safeUrl(url) {
-    if (!url) return null;
-    try {
-      var parsed = new URL(url, window.location.href);
-      return parsed.protocol === "http:" || parsed.protocol === "https:" ? url : null;
-    } catch (e) {
-      return null;
-    }
+  function questionLine(question) {
+    return question ? el("p", {class: "question"}, el("span", {class: "who"}, "问"), question) : null;
   }
 
-  function articleHref(articleId, passageId, start, end) {
-    var href = "/articles/" + encodeURIComponent(articleId);
-    var params = [];
-    if (passageId) params.push("p=" + encodeURIComponent(passageId));
-    if (start !== undefined && end !== undefined) params.push("a=" + start + "-" + end);
-    return params.length ? href + "?" + params.join("&") + "#hl" : href;
+  function errorTurn(question, message, m) {
+    return el("article", {class: "turn"}, questionLine(question),
+      el("div", {class: "reply"}, el("p", {class: "error", role: "alert"}, m.error + message)));
   }
 
-  // Title linked to the original when it has a url (the local page one click away), else locally.
-  function citation(item, local) {
-    var url = safeUrl(item.url);
-    var line = el("span", {}, el("a", {href: url || local}, item.title));
-    if (item.source) line.appendChild(el("span", {class: "meta"}, item.source));
-    if (item.published) line.appendChild(el("span", {class: "meta"}, item.published));
-    if (url) line.appendChild(el("a", {class: "local", href: local}, "本地"));
-    return line;
-  }
-
-  function renderReply(reply, data) {
-    reply.textContent = "";
-    var answer = data.answer;
-    var others = data.passages || [];
-    if (answer) {
-      var sentence = answer.sentence || answer.text;
-      var at = sentence.indexOf(answer.text);
-      var marked = at < 0
-        ? el("p", {class: "sentence"}, sentence)
-        : el("p", {class: "sentence"}, sentence.slice(0, at), el("mark", {}, answer.text),
-             sentence.slice(at + answer.text.length));
-      reply.appendChild(el("p", {class: "short-answer"}, answer.text));
-      reply.appendChild(marked);
-      reply.appendChild(el("p", {class: "cite"}, "出处：",
-        citation(answer, articleHref(answer.article_id, answer.passage_id, answer.start, answer.end))));
-      others = others.filter(function (p) { return p.passage_id !== answer.passage_id; });
-    } else {
-      reply.appendChild(el("p", {class: "no-answer"}, "没有找到答案"));
-      reply.appendChild(el("p", {class: "hint"}, "报纸里没有找到能回答这个问题的句子。可以换个问法，或看看下面的相关段落。"));
-    }
-    others = others.slice(0, OTHER_PASSAGES);
-    if (others.length) {
-      var list = el("ol");
-      others.forEach(function (p) {
-        list.appendChild(el("li", {}, citation(p, articleHref(p.article_id, p.passage_id)), el("p", {}, p.text)));
-      });
-      reply.appendChild(el("details", {class: "passages"},
-        el("summary", {}, (answer ? "其他相关段落" : "相关段落") + "（" + others.length + "）"), list));
-    }
-  }
-
-  function renderError(reply, message) {
-    reply.textContent = "";
-    reply.appendChild(el("p", {class: "error", role: "alert"}, "出错了：" + message));
-  }
-
-  function ask(question, reply) {
-    fetch("/ask", {
-      method: "POST",
-      headers: {"Content-Type": "application/json", "Accept": "application/json"},
-      body: JSON.stringify({question: question})
-    }).then(function (response) {
-      return response.json().catch(function () {
-        return {ok: false, error: "服务器返回了无法读取的内容（HTTP " + response.status + "）"};
-      }).then(function (data) {
-        if (!response.ok || data.ok === false) renderError(reply, data.error || "HTTP " + response.status);
-        else renderReply(reply, data);
-      });
-    }).catch(function () {
-      renderError(reply, "无法连接服务器，请检查网络后再试。");
-    });
+  // The server's reply: its `article.turn`, or the message of an error page (e.g. 429).
+  function parseReply(html) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    var turn = doc.querySelector("article.turn");
+    if (turn) return {turn: document.importNode(turn, true)};
+    var error = doc.querySelector(".error");
+    return {message: error ? error.textContent.trim() : ""};
   }
 
   function setUpChat(form) {
     var input = form.querySelector("input[name=question]");
+    var context = form.querySelector("input[name=context]");
     var history = document.getElementById("history");
+    var messages = JSON.parse(form.getAttribute("data-messages"));
+    var asked = [];
+    var recalled = -1;
+
+    // Bring a turn's reply into view above the fixed input bar; a reply taller than the room
+    // left is shown from its question down.
+    function show(turn) {
+      var room = form.getBoundingClientRect().top - GAP;
+      var box = turn.getBoundingClientRect();
+      var header = 8;
+      if (box.height > room - header) {
+        window.scrollBy(0, box.top - header);
+      } else if (box.bottom > room || box.top < header) {
+        window.scrollBy(0, box.bottom - room);
+      }
+    }
+
+    // ↑ recalls the questions asked before (newest first), ↓ goes back down.
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowUp" && asked.length && (input.value === "" || recalled >= 0)) {
+        recalled = Math.min(recalled + 1, asked.length - 1);
+      } else if (event.key === "ArrowDown" && recalled >= 0) {
+        recalled -= 1;
+      } else {
+        return;
+      }
+      event.preventDefault();
+      input.value = recalled >= 0 ? asked[asked.length - 1 - recalled] : "";
+    });
+    input.addEventListener("input", function () { recalled = -1; });
+
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var question = input.value.trim();
+      var m = messages[language(question)];
+      var body = new URLSearchParams(new FormData(form));
+      var pending = el("article", {class: "turn", "aria-busy": "true"}, questionLine(question),
+        el("div", {class: "reply"}, el("p", {class: "pending"}, m.pending)));
       var welcome = document.getElementById("welcome");
-      var reply = el("div", {class: "reply"}, el("p", {class: "pending"}, "正在查找…"));
-      var turn = el("article", {class: "turn"}, el("p", {class: "question"}, el("span", {class: "who"}, "问"), question), reply);
       if (welcome) welcome.remove();
-      history.appendChild(turn);
-      if (!question) renderError(reply, "请输入问题。");
-      else ask(question, reply);
+      var previous = document.getElementById("latest");
+      if (previous) previous.removeAttribute("id");
+      history.appendChild(pending);
+      show(pending);
+      if (question && asked[asked.length - 1] !== question) asked.push(question);
+      recalled = -1;
       input.value = "";
-      turn.scrollIntoView({block: "nearest"});
       input.focus();
+
+      fetch("/chat/turn", {method: "POST", body: body, headers: {"Accept": "text/html"}})
+        .then(function (response) {
+          return response.text().then(function (html) {
+            var reply = parseReply(html);
+            var turn = reply.turn ||
+              errorTurn(question, reply.message || m.unreadable.replace("{status}", response.status), m);
+            pending.replaceWith(turn);
+            if (turn.hasAttribute("data-context")) context.value = turn.getAttribute("data-context");
+            show(turn);
+          });
+        })
+        .catch(function () {
+          var turn = errorTurn(question, m.offline, m);
+          pending.replaceWith(turn);
+          show(turn);
+        });
     });
   }
 
