@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from newsqa.errors import BadFilter
 
+_ZH_NAMES = {"since": "起始日期", "until": "截止日期"}
 _DAY = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 
 
@@ -41,7 +42,10 @@ def parse_day(value: str, name: str) -> str:
     """
     day = published_day(value.strip())
     if day is None:
-        raise BadFilter(f"{name} must be a date like 2024-08-02, got {value!r}")
+        raise BadFilter(
+            f"{name} must be a date like 2024-08-02, got {value!r}",
+            zh=f"{_ZH_NAMES.get(name, name)}要写成 2024-08-02 这样的日期，收到的是 {value!r}。",
+        )
     return day
 
 
@@ -60,15 +64,23 @@ class SearchFilter:
         if self.until is not None and published_day(self.until) != self.until:
             raise BadFilter(f"until must be a date like 2024-08-02, got {self.until!r}")
         if self.since and self.until and self.since > self.until:
-            raise BadFilter(f"since ({self.since}) is after until ({self.until}): no article can match")
+            raise BadFilter(
+                f"since ({self.since}) is after until ({self.until}): no article can match",
+                zh=f"起始日期 {self.since} 晚于截止日期 {self.until}，没有文章能符合。",
+            )
 
     @classmethod
     def of(
-        cls, since: str | None = None, until: str | None = None, sources: tuple[str, ...] | list[str] = ()
+        cls,
+        since: str | None = None,
+        until: str | None = None,
+        sources: tuple[str, ...] | list[str] | str | None = (),
     ) -> "SearchFilter | None":
         """The filter user input describes (dates in any form `published_day` reads), or None
         when it describes none."""
-        names = tuple(dict.fromkeys(s.strip() for s in sources if s and s.strip()))
+        if isinstance(sources, str):
+            sources = [sources]
+        names = tuple(dict.fromkeys(s.strip() for s in sources or () if s and s.strip()))
         start = parse_day(since, "since") if since and since.strip() else None
         end = parse_day(until, "until") if until and until.strip() else None
         if start is None and end is None and not names:

@@ -339,3 +339,19 @@ def test_the_api_docs_render_offline(browser, server, path, ready):
     page.screenshot(path=str(ARTIFACTS / f"docs{path.replace('/', '-')}.png"))
     context.close()
     assert page.problems == []
+
+
+def test_the_filters_answer_only_from_the_articles_they_allow(page, server):
+    page.goto(server + "/")
+    filters = page.locator("details.filters")
+    assert not filters.locator("input[name=source]").is_visible()  # folded until wanted
+    filters.locator("summary").click()
+    page.fill("input[name=source]", "南国早报")  # no article of the sample is from it
+    nothing = ask(page, "柳州市委书记是谁？")
+    assert nothing.locator(".no-answer").count() == 1 and nothing.locator("details.passages").count() == 0
+    page.fill("input[name=source]", "柳州日报")
+    page.fill("input[name=since]", "2024-08-01")
+    turn = ask(page, "柳州市委书记是谁？")
+    assert turn.locator(".short-answer").inner_text() == "张晓钦"
+    assert page.locator("input[name=source]").input_value() == "柳州日报"  # kept for the next question
+    page.screenshot(path=str(ARTIFACTS / "chat-filters.png"))

@@ -189,3 +189,45 @@ def test_filters_on_the_command_line(tmp_path):
     assert (
         bad.exit_code == 1 and bad.output.strip() == "Error: until must be a date like 2024-08-02, got 'soon'"
     )
+
+
+def test_filters_on_ask_in_json_and_in_the_query_string(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from newsqa.web.app import create_app
+
+    settings = build("local", tmp_path)
+    question = "港口夜市开张，摊位多少个？"
+
+    def articles(response) -> set[str]:
+        assert response.status_code == 200, response.text
+        return {p["article_id"] for p in response.json()["passages"]}
+
+    with TestClient(create_app(settings.model_copy(update={"watch_index": False}))) as client:
+        body = {"question": question, "top_k": 8, "since": "2024-08-02", "source": ["南国早报", "广西日报"]}
+        assert articles(client.post("/ask", json=body)) == {"port-2", "port-4", "port-5"}
+        assert articles(
+            client.post("/ask", json={"question": question, "top_k": 8, "source": "广西日报"})
+        ) == {"port-5"}
+        params = [("q", question), ("top_k", "8"), ("until", "2024/8/1"), ("source", "柳州日报")]
+        assert articles(client.get("/ask", params=params)) == {"port-0", "port-1"}
+        bad = client.post("/ask", json={"question": question, "since": "下周"})
+        assert (
+            bad.status_code == 422
+            and bad.json()["error"] == "since must be a date like 2024-08-02, got '下周'"
+        )
+        empty = client.get("/ask", params={"q": question, "since": "2025-01-01"})
+        assert empty.status_code == 200 and empty.json()["passages"] == [] and empty.json()["answer"] is None
+        # The chat: the filter fields travel with the form, and stay filled in.
+        page = client.post(
+            "/", data={"question": question, "since": "2024-08-05", "source": "南国早报，广西日报"}
+        )
+        assert (
+            page.status_code == 200
+            and 'value="2024-08-05"' in page.text
+            and 'details class="filters" open' in page.text
+        )
+        turn = client.post("/chat/turn", data={"question": question, "source": "广西日报"})
+        assert turn.status_code == 200 and "港口夜市第5期" in turn.text and "港口夜市第0期" not in turn.text
+        wrong = client.post("/chat/turn", data={"question": question, "until": "昨天"})
+        assert "截止日期要写成 2024-08-02 这样的日期" in wrong.text
