@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from newsqa.cli import cli
 from newsqa.config import Settings
 from newsqa.errors import BackendUnavailable, IndexMismatch, IndexNotFound
-from newsqa.index.backend import LocalBackend, open_backend
+from newsqa.index.backend import open_backend
 from newsqa.index.chunking import PassageSplitter
 from newsqa.index.embedders import HashingEmbedder
 from newsqa.index.sources import SourceDefaults, read_sources
@@ -22,7 +22,7 @@ from newsqa.index.types import Article
 from newsqa.qa.answerer import Answerer
 from newsqa.qa.readers.features.reader import FeatureReader
 from newsqa.resources import SAMPLE_PUBLISHED, SAMPLE_SOURCE
-from tests.helpers import hashing_writer, optional_import, write_jsonl
+from tests.helpers import optional_import, write_jsonl
 
 optional_import("pymilvus")
 optional_import("milvus_lite")
@@ -317,21 +317,6 @@ def test_another_embedder_is_a_clear_error(tmp_path):
     answerer = Answerer(backend.open(), HashingEmbedder(dim=32), FeatureReader())
     with pytest.raises(IndexMismatch, match="64 dimensions.*32 dimensions"):
         answerer.warm_up()
-
-
-def test_answering_from_a_local_index_does_not_load_the_milvus_client(tmp_path):
-    # qa/, web/ and the local backend never import pymilvus: only the milvus backend does.
-    root = tmp_path / "ix"
-    hashing_writer(root).build(read_sources([write_jsonl(tmp_path / "a.jsonl", records(3))]))
-    assert isinstance(open_backend(Settings(index_dir=root)), LocalBackend)
-    code = (
-        "import sys\n"
-        "import newsqa.web.app\n"
-        "from newsqa.qa.answerer import Answerer\n"
-        f"assert Answerer.load({str(root)!r}).ask('第1篇报道').hits\n"
-        "assert 'pymilvus' not in sys.modules, 'pymilvus was imported'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
 
 
 def test_the_web_app_serves_a_milvus_index_and_follows_a_rebuild(tmp_path):
