@@ -229,5 +229,11 @@ def test_filters_on_ask_in_json_and_in_the_query_string(tmp_path):
         )
         turn = client.post("/chat/turn", data={"question": question, "source": "广西日报"})
         assert turn.status_code == 200 and "港口夜市第5期" in turn.text and "港口夜市第0期" not in turn.text
+        none_left = client.post("/chat/turn", data={"question": question, "since": "2025-01-01"})
+        assert (
+            none_left.status_code == 200
+            and "放宽筛选" in none_left.text
+            and "下面的相关段落" not in none_left.text
+        )
         wrong = client.post("/chat/turn", data={"question": question, "until": "昨天"})
         assert "截止日期要写成 2024-08-02 这样的日期" in wrong.text
