@@ -4,12 +4,12 @@ The index is term-major: for each term, the rows that contain it and their
 precomputed BM25 weights, so that a query touches only the postings of its own
 terms. Term frequencies are kept too, so that adding or removing passages
 recomputes every weight (document frequencies and the average length change)
-without re-reading any text. Files are plain .npy arrays plus a JSON
+without re-reading any text. The writer builds these files streaming, in
+index/postings.py. Files are plain .npy arrays plus a JSON
 vocabulary; nothing is pickled.
 """
 
 import json
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -51,18 +51,6 @@ class BM25Index:
                 rows=np.zeros(0, dtype=np.int64),
             )
         )
-
-    def updated(
-        self,
-        add: Sequence[tuple[int, list[str]]] = (),
-        remove_rows: Collection[int] = (),
-    ) -> "BM25Index":
-        """A new index with `add` (row, terms) passages added and `remove_rows` dropped."""
-        update = BM25Update(self)
-        for row, words in add:
-            update.add(row, words)
-        update.remove(remove_rows)
-        return update.apply()
 
     @staticmethod
     def _idf(p: _Postings) -> np.ndarray:
@@ -146,70 +134,3 @@ class BM25Index:
         postings = _Postings(vocab={t: i for i, t in enumerate(terms)}, **arrays)
         weights = np.load(directory / "weights.npy", mmap_mode=mode, allow_pickle=False)
         return cls(postings, weights=weights)
-
-
-class BM25Update:
-    """Changes to a BM25 index, gathered one passage at a time, then applied at once.
-
-    Each added passage is kept as term ids and counts, not as strings, so that
-    gathering hundreds of thousands of passages stays small.
-    """
-
-    def __init__(self, base: BM25Index) -> None:
-        self.base = base
-        self.vocab = dict(base._p.vocab)
-        self._terms: list[np.ndarray] = []
-        self._tf: list[np.ndarray] = []
-        self._rows: list[int] = []
-        self._lens: list[int] = []
-        self._removed: set[int] = set()
-
-    def add(self, row: int, words: list[str]) -> None:
-        vocab = self.vocab
-        ids = np.fromiter((vocab.setdefault(w, len(vocab)) for w in words), dtype=np.int64, count=len(words))
-        terms, counts = np.unique(ids, return_counts=True)
-        self._terms.append(terms)
-        self._tf.append(np.minimum(counts, 65535).astype(np.uint16))
-        self._rows.append(row)
-        self._lens.append(len(words))
-
-    def remove(self, rows: Collection[int]) -> None:
-        self._removed.update(int(r) for r in rows)
-
-    def __bool__(self) -> bool:
-        return bool(self._rows or self._removed)
-
-    def apply(self) -> BM25Index:
-        if self._removed and self._rows:
-            # A passage added and removed in the same update (a story's canonical article replaced).
-            keep = [i for i, row in enumerate(self._rows) if row not in self._removed]
-            self._terms = [self._terms[i] for i in keep]
-            self._tf = [self._tf[i] for i in keep]
-            self._rows = [self._rows[i] for i in keep]
-            self._lens = [self._lens[i] for i in keep]
-        p = self.base._p
-        # Expand the existing postings to (term, position, tf) triples, drop removed rows.
-        term_of = np.repeat(np.arange(len(p.indptr) - 1, dtype=np.int64), np.diff(p.indptr))
-        keep_doc = np.ones(len(p.rows), dtype=bool)
-        if self._removed:
-            keep_doc = ~np.isin(p.rows, np.fromiter(self._removed, dtype=np.int64))
-        new_pos = np.cumsum(keep_doc) - 1
-        keep = keep_doc[p.docs]
-        base = int(keep_doc.sum())
-        sizes = np.fromiter((len(t) for t in self._terms), dtype=np.int64, count=len(self._terms))
-        added_docs = np.repeat(np.arange(base, base + len(self._terms), dtype=np.int64), sizes)
-        all_terms = np.concatenate([term_of[keep], *self._terms]) if self._terms else term_of[keep]
-        order = np.argsort(all_terms, kind="stable")
-        indptr = np.zeros(len(self.vocab) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(all_terms, minlength=len(self.vocab)), out=indptr[1:])
-        docs = np.concatenate([new_pos[p.docs[keep]].astype(np.int64), added_docs])
-        tf = np.concatenate([np.asarray(p.tf[keep]), *self._tf]) if self._tf else np.asarray(p.tf[keep])
-        postings = _Postings(
-            vocab=self.vocab,
-            indptr=indptr,
-            docs=docs[order].astype(np.int32),
-            tf=tf[order].astype(np.uint16),
-            doc_len=np.concatenate([p.doc_len[keep_doc], np.asarray(self._lens, dtype=np.int32)]),
-            rows=np.concatenate([p.rows[keep_doc], np.asarray(self._rows, dtype=np.int64)]),
-        )
-        return BM25Index(postings)

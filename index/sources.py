@@ -7,9 +7,10 @@ feed item does not stop the run: it becomes a `SourceProblem` naming the file,
 URL or item, and reading goes on.
 """
 
+import codecs
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,10 @@ def read_file(
                 if fetcher is None:
                     lazy.close()
             return
+    if suffix == ".jsonl":
+        # Read a line at a time: an export of any size is never held in memory whole.
+        yield from _read_jsonl(path, defaults)
+        return
     text = _read_text(path)
     if isinstance(text, SourceProblem):
         yield text
@@ -152,10 +157,12 @@ def read_file(
         return
     if suffix == ".txt":
         yield from _read_page(path, text, defaults)
-    elif suffix == ".jsonl":
-        yield from _read_jsonl(path, text, defaults)
     else:
         yield from _read_json(path, text, defaults)
+
+
+BINARY = "binary data, not text: give a UTF-8 or GB18030 text file"
+ENCODINGS = ("utf-8", "gb18030")
 
 
 def _read_html(
@@ -212,13 +219,20 @@ def _read_text(path: Path) -> str | SourceProblem:
     except OSError as exc:
         return SourceProblem(str(path), f"cannot read the file: {exc.strerror or exc}")
     if b"\x00" in data[:8192]:
-        return SourceProblem(str(path), "binary data, not text: give a UTF-8 or GB18030 text file")
-    for encoding in ("utf-8-sig", "gb18030"):
+        return SourceProblem(str(path), BINARY)
+    text = _decode(data.removeprefix(codecs.BOM_UTF8))
+    if text is None:
+        return SourceProblem(str(path), "not valid UTF-8 or GB18030 text: convert the file to UTF-8")
+    return text
+
+
+def _decode(data: bytes) -> str | None:
+    for encoding in ENCODINGS:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    return SourceProblem(str(path), "not valid UTF-8 or GB18030 text: convert the file to UTF-8")
+    return None
 
 
 def _article(
@@ -261,27 +275,43 @@ def _read_page(path: Path, text: str, defaults: SourceDefaults) -> Iterator[Arti
         )
 
 
+def as_text(value: Any, what: str) -> str | None:
+    """A JSON value as text, the way a person reads it: a string as it is, a number as its
+    digits (`180` → "180", `1.5` → "1.5"); None for null. ValueError names `what` otherwise.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be text, got {str(value).lower()}")
+    if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{what} must be text, got {value}")
+        try:
+            return str(value)
+        except ValueError as exc:  # an integer too long to print (Python's digit limit)
+            raise ValueError(f"{what} is a number too long to use") from exc
+    kind = (
+        "a list"
+        if isinstance(value, list)
+        else "an object"
+        if isinstance(value, dict)
+        else type(value).__name__
+    )
+    raise ValueError(f"{what} must be text, got {kind}")
+
+
 def _optional_str(record: dict[str, Any], key: str) -> str | None:
-    value = record.get(key)
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, float)) and key == "id":
-        return str(value)
-    if not isinstance(value, str):
-        raise ValueError(f'"{key}" must be a string, got {type(value).__name__}')
-    return value
+    return as_text(record.get(key), f'"{key}"') or None
 
 
 def _from_record(record: Any, defaults: SourceDefaults) -> Article:
     """One article from a JSON object; ValueError says what is wrong with it."""
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-    text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
+    text = as_text(record.get("text"), '"text"')
+    if not text or not text.strip():
         raise ValueError('no "text" (a non-empty string is required)')
-    title = record.get("title")
-    if title is not None and not isinstance(title, str):
-        raise ValueError(f'"title" must be a string, got {type(title).__name__}')
+    title = as_text(record.get("title"), '"title"')
     title = (title or "").strip() or text.strip().splitlines()[0][:40]
     return _article(
         title,
@@ -294,19 +324,44 @@ def _from_record(record: Any, defaults: SourceDefaults) -> Article:
     )
 
 
-def _read_jsonl(path: Path, text: str, defaults: SourceDefaults) -> Iterator[Article | SourceProblem]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield SourceProblem(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", number)
-            continue
-        try:
-            yield _from_record(record, defaults)
-        except ValueError as exc:
-            yield SourceProblem(str(path), str(exc), number)
+def _read_jsonl(path: Path, defaults: SourceDefaults) -> Iterator[Article | SourceProblem]:
+    empty = True
+    try:
+        with open(path, "rb") as fh:
+            if b"\x00" in fh.read(8192):
+                yield SourceProblem(str(path), BINARY)
+                return
+            fh.seek(0)
+            for number, raw in enumerate(fh, start=1):
+                line = _decode(raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw)
+                if line is None:
+                    yield SourceProblem(str(path), "not valid UTF-8 or GB18030 text", number)
+                    continue
+                if line.strip():
+                    empty = False
+                    yield from _jsonl_line(path, line, number, defaults)
+    except OSError as exc:
+        yield SourceProblem(str(path), f"cannot read the file: {exc.strerror or exc}")
+        return
+    if empty:
+        yield SourceProblem(str(path), "the file is empty")
+
+
+def _jsonl_line(
+    path: Path, line: str, number: int, defaults: SourceDefaults
+) -> Iterator[Article | SourceProblem]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        yield SourceProblem(str(path), f"not valid JSON ({exc.msg} at column {exc.colno})", number)
+        return
+    except (ValueError, RecursionError) as exc:  # a number too long, or nesting too deep
+        yield SourceProblem(str(path), f"not usable JSON ({_first_line(exc)})", number)
+        return
+    try:
+        yield _from_record(record, defaults)
+    except ValueError as exc:
+        yield SourceProblem(str(path), str(exc), number)
 
 
 def _read_json(path: Path, text: str, defaults: SourceDefaults) -> Iterator[Article | SourceProblem]:
@@ -314,6 +369,9 @@ def _read_json(path: Path, text: str, defaults: SourceDefaults) -> Iterator[Arti
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         yield SourceProblem(str(path), f"not valid JSON ({exc.msg})", exc.lineno)
+        return
+    except (ValueError, RecursionError) as exc:
+        yield SourceProblem(str(path), f"not usable JSON ({_first_line(exc)})")
         return
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         yield from _read_squad(path, data["data"], defaults)
@@ -329,16 +387,53 @@ def _read_json(path: Path, text: str, defaults: SourceDefaults) -> Iterator[Arti
         )
 
 
-def squad_articles(entries: list[Any]) -> list[tuple[str, str]]:
-    """(title, text) per title of a SQuAD-style `data` list, paragraphs joined by newlines."""
+def _first_line(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__).splitlines()[0][:120]
+
+
+def squad_title(entry: dict[str, Any]) -> str:
+    """An entry's title as text ("" when it has none or it is not text)."""
+    try:
+        return (as_text(entry.get("title"), "title") or "").strip()
+    except ValueError:
+        return ""
+
+
+def squad_articles(
+    entries: list[Any], on_problem: Callable[[str], None] | None = None
+) -> list[tuple[str, str]]:
+    """(title, text) per title of a SQuAD-style `data` list, paragraphs joined by newlines.
+
+    What cannot be read is skipped; `on_problem` gets one line for each, naming the item.
+    """
+    problem = on_problem or (lambda _: None)
     grouped: dict[str, list[str]] = {}
-    for entry in entries:
+    for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
+            problem(f"data[{i}]: expected an object, got {type(entry).__name__}")
             continue
-        title = str(entry.get("title") or "").strip()
-        for paragraph in entry.get("paragraphs") or []:
-            context = paragraph.get("context") if isinstance(paragraph, dict) else None
-            if isinstance(context, str) and context.strip():
+        try:
+            as_text(entry.get("title"), "title")
+        except ValueError as exc:
+            problem(f"data[{i}]: {exc}; the entry is read without a title")
+        title = squad_title(entry)
+        paragraphs = entry.get("paragraphs")
+        if paragraphs is None:
+            paragraphs = []
+        if not isinstance(paragraphs, list):
+            problem(f'data[{i}]: "paragraphs" must be a list, got {type(paragraphs).__name__}')
+            continue
+        for j, paragraph in enumerate(paragraphs):
+            where = f"data[{i}].paragraphs[{j}]"
+            if not isinstance(paragraph, dict):
+                problem(f"{where}: expected an object, got {type(paragraph).__name__}")
+                continue
+            try:
+                context = as_text(paragraph.get("context"), '"context"')
+            except ValueError as exc:
+                problem(f"{where}: {exc}")
+                continue
+            if context and context.strip():
                 grouped.setdefault(title, []).append(context.strip())
     return [(title, "\n".join(contexts)) for title, contexts in grouped.items()]
 
@@ -346,7 +441,10 @@ def squad_articles(entries: list[Any]) -> list[tuple[str, str]]:
 def _read_squad(
     path: Path, entries: list[Any], defaults: SourceDefaults
 ) -> Iterator[Article | SourceProblem]:
-    articles = squad_articles(entries)
+    problems: list[str] = []
+    articles = squad_articles(entries, problems.append)
+    for message in problems:
+        yield SourceProblem(str(path), message)
     if not articles:
         yield SourceProblem(str(path), "SQuAD-style file with no paragraph contexts")
     for title, text in articles:

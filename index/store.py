@@ -8,17 +8,19 @@ it is read as a slice of its article's text.
 
 import functools
 import json
+import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 
 from newsqa.errors import IndexCorrupt
 from newsqa.index.filters import SearchFilter, published_day
-from newsqa.index.layout import IndexLayout, Manifest
+from newsqa.index.layout import PIN, IndexLayout, Manifest
 from newsqa.index.lexical import BM25Index
 from newsqa.index.text import terms
 from newsqa.index.types import Article, ArticleRef, Passage, PassageKey, Ranked, StoredPassage
@@ -75,6 +77,20 @@ WHERE p.row IN ({marks})
 """
 
 
+def _rows_in(conn: sqlite3.Connection, sql: str, values: Iterable) -> Iterator[tuple]:
+    """The rows of `sql` (with one `IN ({marks})`) over `values`, in chunks SQLite accepts."""
+    items = list(values)
+    for chunk in range(0, len(items), 500):
+        part = items[chunk : chunk + 500]
+        yield from conn.execute(sql.format(marks=",".join("?" * len(part))), part)
+
+
+def read_only_uri(path: Path, *, immutable: bool = False) -> str:
+    """A SQLite URI opening `path` read-only; the path is quoted, so `?` or `#` in it stay part of it."""
+    uri = f"file:{quote(str(Path(path).absolute()))}?mode=ro"
+    return uri + "&immutable=1" if immutable else uri
+
+
 def _article_from_row(row: tuple) -> Article:
     return Article(
         id=row[0],
@@ -99,6 +115,8 @@ class ArticleDB:
         self.conn.execute("PRAGMA journal_mode=OFF")  # the generation is thrown away on failure
         self.conn.execute("PRAGMA synchronous=OFF")  # publish() fsyncs before the swap
         self.conn.executescript(SCHEMA)
+        # Article ids met by this write (see first_sight); temporary: never part of the file.
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY)")
         self.conn.executescript(STORY_SCHEMA)
         self._add_filter_columns()
 
@@ -115,7 +133,7 @@ class ArticleDB:
 
     @classmethod
     def copy_of(cls, source: Path, target: Path) -> "ArticleDB":
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        src = sqlite3.connect(read_only_uri(source), uri=True)
         dst = sqlite3.connect(target)
         with dst:
             src.backup(dst)
@@ -124,20 +142,21 @@ class ArticleDB:
         return cls(target)
 
     def fingerprints(self, article_ids: Iterable[str]) -> dict[str, str]:
-        return dict(self._rows_in("SELECT id, fingerprint FROM articles WHERE id IN ({marks})", article_ids))
+        return dict(
+            _rows_in(self.conn, "SELECT id, fingerprint FROM articles WHERE id IN ({marks})", article_ids)
+        )
 
-    def _rows_in(self, sql: str, values: Iterable[str]) -> list[tuple]:
-        """The rows of `sql` (with one `IN ({marks})`) over `values`, in chunks SQLite accepts."""
-        ids = list(values)
-        found: list[tuple] = []
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk : chunk + 500]
-            found += self.conn.execute(sql.format(marks=",".join("?" * len(part))), part).fetchall()
-        return found
+    def first_sight(self, article_id: str) -> bool:
+        """True the first time this write meets `article_id`, False after.
+
+        Kept in a temporary SQLite table rather than a Python set, so that a write's
+        memory does not grow with the number of articles it reads.
+        """
+        return self.conn.execute("INSERT OR IGNORE INTO seen (id) VALUES (?)", (article_id,)).rowcount == 1
 
     def _select_in(self, sql: str, values: Iterable[str]) -> list:
-        """The first column of `sql` (with one `IN ({marks})`) over `values`."""
-        return [r[0] for r in self._rows_in(sql, values)]
+        """The first column of `sql` (with one `IN ({marks})`) over `values`, in chunks SQLite accepts."""
+        return [r[0] for r in _rows_in(self.conn, sql, values)]
 
     def passage_rows(self, article_ids: Iterable[str]) -> list[int]:
         return self._select_in("SELECT row FROM passages WHERE article_id IN ({marks})", article_ids)
@@ -247,6 +266,15 @@ class ArticleDB:
         passages = self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
         return articles, passages
 
+    def passage_views(self, rows: list[int]) -> Iterator[tuple[int, str]]:
+        """(row, title + newline + passage text) of the passages at `rows`."""
+        return _rows_in(
+            self.conn,
+            "SELECT p.row, a.title || char(10) || substr(a.text, p.start + 1, p.end - p.start) "
+            "FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.row IN ({marks})",
+            rows,
+        )
+
     def commit_and_close(self) -> None:
         self.conn.commit()
         self.conn.close()
@@ -271,8 +299,9 @@ class IndexSnapshot:
         self.manifest = manifest
         self.vectors = vectors
         self.bm25 = bm25
-        self._db_uri = f"file:{generation / DB_FILE}?mode=ro&immutable=1"
+        self._db_uri = read_only_uri(generation / DB_FILE, immutable=True)
         self._local = threading.local()
+        self._unpin: weakref.finalize | None = None
         self._allowed = functools.lru_cache(maxsize=32)(self._allowed_rows)
 
     @property
@@ -292,7 +321,25 @@ class IndexSnapshot:
             IndexCorrupt: files are missing or unreadable.
         """
         layout = IndexLayout(root)
-        generation = layout.current()
+        for _ in range(3):
+            generation = layout.current()
+            pin = layout.pin(generation)
+            if pin is not None or (generation.is_dir() and not (generation / PIN).exists()):
+                break  # pinned (or written by a newsqa that did not pin)
+            # A writer is deleting it, or has: CURRENT moved on since we read it.
+        try:
+            snapshot = cls._load(layout, generation)
+        except BaseException:
+            if pin is not None:
+                os.close(pin)
+            raise
+        if pin is not None:
+            # Held while the snapshot lives, so that no writer deletes the generation under it.
+            snapshot._unpin = weakref.finalize(snapshot, os.close, pin)
+        return snapshot
+
+    @classmethod
+    def _load(cls, layout: IndexLayout, generation: Path) -> "IndexSnapshot":
         manifest = Manifest.load(generation)
         try:
             # Mapped, not read: a generation never changes, and server workers share the pages.
@@ -482,6 +529,8 @@ class IndexSnapshot:
         if conn is not None:
             conn.close()
             self._local.conn = None
+        if self._unpin is not None:
+            self._unpin()
 
     def check(self) -> None:
         """Raise IndexCorrupt when the parts of the index disagree on how many passages there are."""
@@ -491,3 +540,130 @@ class IndexSnapshot:
                 f"the index at {self.generation_dir} is inconsistent ({n_db} passages, "
                 f"{len(self.vectors)} vectors, {len(self.bm25)} BM25 rows): rebuild it"
             )
+
+
+class ArticleReader:
+    """Read-only access to one generation's SQLite file, for checking and repairing an index."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        self.path = path
+        self.conn = sqlite3.connect(read_only_uri(path), uri=True)
+
+    def quick_check(self) -> list[str]:
+        """SQLite's own consistency check: [] when the file is sound."""
+        result = [r[0] for r in self.conn.execute("PRAGMA quick_check")]
+        return [] if result == ["ok"] else result
+
+    def counts(self) -> tuple[int, int]:
+        articles = self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        passages = self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        return articles, passages
+
+    def recorded_next_row(self) -> int | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'next_row'").fetchone()
+        return int(row[0]) if row else None
+
+    def next_row(self) -> int:
+        """The first row no passage has ever had (rows are never reused)."""
+        top = self.conn.execute("SELECT MAX(row) FROM passages").fetchone()[0]
+        return max(self.recorded_next_row() or 0, (top if top is not None else -1) + 1)
+
+    def articles(self) -> Iterator[Article]:
+        for row in self.conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY rowid"):
+            yield _article_from_row(row)
+
+    def rowid_range(self) -> tuple[int, int]:
+        """The smallest and largest rowid of the articles table ((0, -1) when it is empty)."""
+        low, high = self.conn.execute("SELECT MIN(rowid), MAX(rowid) FROM articles").fetchone()
+        return (0, -1) if low is None else (low, high)
+
+    def articles_with_fingerprints(
+        self, rowids: tuple[int, int] | None = None
+    ) -> Iterator[tuple[Article, str, str | None]]:
+        """(article, stored fingerprint, canonical article id if it is a wire copy), by rowid: all
+        articles, or those with a rowid in the closed range `rowids`."""
+        where = "" if rowids is None else "WHERE a.rowid BETWEEN ? AND ?"
+        columns = ", ".join(f"a.{c.strip()}" for c in _ARTICLE_COLUMNS.split(","))
+        sql = (
+            f"SELECT {columns}, a.fingerprint, c.canonical_id FROM articles a "
+            f"LEFT JOIN copies c ON c.article_id = a.id {where} ORDER BY a.rowid"
+        )
+        for row in self.conn.execute(sql, rowids or ()):
+            yield _article_from_row(row), row[10], row[11]
+
+    def story_links(self) -> dict[str, str]:
+        """{copy id: canonical id} for the copies whose canonical article exists and is no copy."""
+        return dict(
+            self.conn.execute(
+                "SELECT c.article_id, c.canonical_id FROM copies c "
+                "JOIN articles a ON a.id = c.article_id JOIN articles k ON k.id = c.canonical_id "
+                "WHERE c.canonical_id NOT IN (SELECT article_id FROM copies)"
+            )
+        )
+
+    def broken_story_links(self) -> list[tuple[str, str, str]]:
+        """(copy id, canonical id, why) for each copy link that points nowhere sound."""
+        out = []
+        for copy_id, canonical_id, exists, is_copy in self.conn.execute(
+            "SELECT c.article_id, c.canonical_id, k.id IS NOT NULL, "
+            "c.canonical_id IN (SELECT article_id FROM copies) "
+            "FROM copies c LEFT JOIN articles k ON k.id = c.canonical_id"
+        ):
+            if not exists:
+                out.append((copy_id, canonical_id, "which is missing"))
+            elif is_copy:
+                out.append((copy_id, canonical_id, "which is itself a copy"))
+        return out
+
+    def signatures(self) -> Iterator[tuple[str, bytes]]:
+        """(article id, MinHash signature) of the articles that exist."""
+        yield from self.conn.execute(
+            "SELECT s.article_id, s.minhash FROM signatures s JOIN articles a ON a.id = s.article_id"
+        )
+
+    def passages_of(self, article_id: str) -> list[tuple[int, str, int, int, int]]:
+        """(row, id, ordinal, start, end) of an article's passages, by ordinal."""
+        return self.conn.execute(
+            "SELECT row, id, ordinal, start, end FROM passages WHERE article_id = ? ORDER BY ordinal, row",
+            (article_id,),
+        ).fetchall()
+
+    def passage_rows_by_span(self, article_id: str) -> dict[tuple[str, int, int], int]:
+        """{(passage id, start, end): row} of an article's passages."""
+        return {(pid, start, end): row for row, pid, _, start, end in self.passages_of(article_id)}
+
+    def orphan_passages(self, limit: int) -> tuple[int, list[tuple[int, str, str]]]:
+        """How many passages have no article, and the first `limit` as (row, id, article id)."""
+        where = "FROM passages p LEFT JOIN articles a ON a.id = p.article_id WHERE a.id IS NULL"
+        n = self.conn.execute(f"SELECT COUNT(*) {where}").fetchone()[0]
+        first = self.conn.execute(
+            f"SELECT p.row, p.id, p.article_id {where} ORDER BY p.row LIMIT ?", (limit,)
+        )
+        return n, first.fetchall()
+
+    def rows(self) -> np.ndarray:
+        """Every passage row, ascending."""
+        return np.fromiter(
+            (r[0] for r in self.conn.execute("SELECT row FROM passages ORDER BY row")), dtype=np.int64
+        )
+
+    def passage_views(
+        self, rows: list[int] | None = None, between: tuple[int, int] | None = None
+    ) -> Iterator[tuple[int, str, str]]:
+        """(row, title, passage text) of the passages that have an article, by row: all of them,
+        those at `rows`, or those with a row in the closed range `between`."""
+        select = (
+            "SELECT p.row, a.title, substr(a.text, p.start + 1, p.end - p.start) "
+            "FROM passages p JOIN articles a ON a.id = p.article_id"
+        )
+        if rows is not None:
+            yield from _rows_in(self.conn, select + " WHERE p.row IN ({marks}) ORDER BY p.row", rows)
+        elif between is not None:
+            yield from self.conn.execute(f"{select} WHERE p.row BETWEEN ? AND ? ORDER BY p.row", between)
+        else:
+            yield from self.conn.execute(f"{select} ORDER BY p.row")
+
+    def close(self) -> None:
+        self.conn.close()

@@ -94,10 +94,15 @@ class ArticleWrite:
 class UpsertTarget(Protocol):
     """Where `upsert` writes: one backend's write in progress.
 
-    For each article the loop calls, in order: `replace` (when an older version is
+    For each article the loop calls, in order: `first_sight`, `replace` (when an older version is
     stored), `place` (is it indexed, or stored as a wire copy), `add` (its passages,
     before they are embedded) and, once a batch is embedded, `add_vectors`.
     """
+
+    def first_sight(self, article_id: str) -> bool:
+        """True the first time this write meets `article_id`, False after (the first of
+        several articles with one id in a run wins)."""
+        ...
 
     def fingerprints(self, article_ids: list[str]) -> dict[str, str]:
         """The stored fingerprint of each of these articles that is stored."""
@@ -141,7 +146,6 @@ def upsert(
     from tqdm import tqdm
 
     bar = tqdm(desc="indexing", unit=" passages", disable=not progress, leave=False)
-    seen: set[str] = set()
     replaced: deque[Article] = deque(again)
     pending: list[ArticleWrite] = []
     pending_passages = 0
@@ -169,9 +173,8 @@ def upsert(
             continue
         replaces = False
         if not is_again:
-            if item.id in seen:
+            if not target.first_sight(item.id):
                 continue
-            seen.add(item.id)
             if stored == item.fingerprint:
                 report.unchanged += 1
                 continue

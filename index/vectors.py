@@ -4,10 +4,16 @@
 (`IndexFlatIP`); above it, an HNSW graph, whose parameters are recorded in the
 manifest. HNSW cannot delete in place, so removed rows are masked out at query
 time and the graph is rebuilt once they pass a fraction of it.
+
+The writer never holds more than one copy of the vectors: new vectors are
+spooled to disk as they are embedded (`VectorSpool`), and `write_vectors`
+builds the generation's FAISS file from the spool in batches; a graph that must
+be rebuilt is spilled to disk first and dropped before the new one is built.
 """
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +21,11 @@ from typing import Any
 import numpy as np
 
 logger = logging.getLogger(__name__)
+
+# Vectors moved at a time between disk and FAISS while writing (10k x 512 float32 = 20 MB).
+WRITE_BATCH = 10_000
+# An HNSW graph is rebuilt once this share of its rows is masked out as removed.
+STALE_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,13 @@ class AnnParams:
     def from_dict(cls, data: dict[str, object]) -> "AnnParams":
         fields = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in fields})  # type: ignore[arg-type]
+
+    def kind_for(self, n: int) -> str:
+        """Exact search below the threshold, HNSW from it on."""
+        return "hnsw" if n >= self.hnsw_threshold else "flat"
+
+    def with_kind(self, kind: str) -> "AnnParams":
+        return AnnParams.from_dict({**self.to_dict(), "kind": kind})
 
 
 def one_thread_per_search() -> None:
@@ -127,39 +145,53 @@ class FaissStore:
         out_r[:, :k_eff] = rows[top]
         return out_s, out_r
 
+    @classmethod
+    def empty(cls, dim: int, params: AnnParams) -> "FaissStore":
+        """An empty store of `params.kind`."""
+        import faiss
+
+        store = cls(dim, params)
+        if params.kind == "hnsw":
+            inner = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = params.ef_construction
+            inner.hnsw.efSearch = params.ef_search
+            store._index = faiss.IndexIDMap2(inner)
+        return store
+
+    @property
+    def removed(self) -> np.ndarray:
+        """Rows masked out of an HNSW graph (always empty for exact search)."""
+        return self._removed
+
+    def ids(self) -> np.ndarray:
+        """Every row stored, masked ones included, in storage order."""
+        import faiss
+
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+    def iter_vectors(self, batch: int = WRITE_BATCH) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(rows, vectors) of everything stored, removed rows excluded, `batch` at a time."""
+        ids = self.ids()
+        for start in range(0, len(ids), batch):
+            rows = ids[start : start + batch]
+            vectors = self._index.index.reconstruct_n(start, len(rows))
+            keep = ~np.isin(rows, self._removed)
+            yield rows[keep], vectors[keep]
+
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, vectors) of everything stored, removed rows excluded."""
-        import faiss
+        """(rows, vectors) of everything stored, removed rows excluded, in one copy."""
+        parts = list(self.iter_vectors())
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
+        return np.concatenate([r for r, _ in parts]), np.vstack([v for _, v in parts])
 
-        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
-        vectors = self._index.index.reconstruct_n(0, self._index.ntotal)
-        keep = ~np.isin(ids, self._removed)
-        return ids[keep], vectors[keep]
+    def vector(self, row: int) -> np.ndarray:
+        """The stored vector of one row."""
+        return self._index.reconstruct(int(row))
 
-    def finalize(self) -> None:
-        """Choose exact or HNSW by size, and rebuild HNSW when too many rows are masked out."""
-        n = len(self)
-        want = "hnsw" if n >= self.params.hnsw_threshold else "flat"
-        stale = self.kind == "hnsw" and len(self._removed) > 0.1 * max(n, 1)
-        if want == self.kind and not stale and not (want == "hnsw" and self._index.ntotal == 0):
-            return
-        rows, vectors = self.vectors()
-        self._build(want, rows, vectors)
-
-    def _build(self, kind: str, rows: np.ndarray, vectors: np.ndarray) -> None:
-        import faiss
-
-        self.params = AnnParams.from_dict({**self.params.to_dict(), "kind": kind})
-        inner: Any
-        if kind == "hnsw":
-            inner = faiss.IndexHNSWFlat(self.dim, self.params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = self.params.ef_construction
-            inner.hnsw.efSearch = self.params.ef_search
-        else:
-            inner = faiss.IndexFlatIP(self.dim)
-        self._index = faiss.IndexIDMap2(inner)
-        self._removed = np.zeros(0, dtype=np.int64)
-        self.add(rows, vectors)
+    def is_stale(self) -> bool:
+        """Whether so many rows are masked out that the graph should be rebuilt."""
+        return self.kind == "hnsw" and len(self._removed) > STALE_SHARE * max(len(self), 1)
 
     def save(self, directory: Path) -> None:
         import faiss
@@ -186,3 +218,111 @@ class FaissStore:
             raise ValueError(f"vectors have {store._index.d} dimensions, the manifest says {dim}")
         store._removed = np.load(directory / cls.MASK_FILE, allow_pickle=False)
         return store
+
+
+class VectorSpool:
+    """Vectors on disk while a write runs: appended batch by batch, read back batch by batch.
+
+    Plain files of int64 rows and float32 vectors, read with ordinary reads (no
+    memory map), so what has been spooled never counts against the writer's memory.
+    """
+
+    def __init__(self, directory: Path, dim: int, name: str = "spool") -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.dim = dim
+        self.rows_path = directory / f"{name}.rows.i64"
+        self.vectors_path = directory / f"{name}.vectors.f32"
+        self._rows = open(self.rows_path, "wb")
+        self._vectors = open(self.vectors_path, "wb")
+        self.count = 0
+
+    def append(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape != (len(rows), self.dim):
+            raise ValueError(f"expected {len(rows)} vectors of {self.dim} dimensions, got {vectors.shape}")
+        self._rows.write(rows.tobytes())
+        self._vectors.write(vectors.tobytes())
+        self.count += len(rows)
+
+    def close(self) -> None:
+        self._rows.close()
+        self._vectors.close()
+
+    def rows(self) -> np.ndarray:
+        """Every row spooled so far (8 bytes each: small beside the vectors)."""
+        if not self._rows.closed:
+            self._rows.flush()
+        return np.fromfile(self.rows_path, dtype=np.int64)
+
+    def batches(
+        self, batch: int = WRITE_BATCH, without: np.ndarray | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(rows, vectors) `batch` at a time, leaving out the rows in `without`."""
+        self.close()
+        for start in range(0, self.count, batch):
+            n = min(batch, self.count - start)
+            rows = np.fromfile(self.rows_path, dtype=np.int64, count=n, offset=start * 8)
+            vectors = np.fromfile(
+                self.vectors_path, dtype=np.float32, count=n * self.dim, offset=start * self.dim * 4
+            ).reshape(n, self.dim)
+            if without is not None and len(without):
+                keep = ~np.isin(rows, without)
+                rows, vectors = rows[keep], vectors[keep]
+            yield rows, vectors
+
+    def delete(self) -> None:
+        self.close()
+        self.rows_path.unlink(missing_ok=True)
+        self.vectors_path.unlink(missing_ok=True)
+
+
+def write_vectors(
+    out: Path,
+    dim: int,
+    params: AnnParams,
+    spool: VectorSpool,
+    *,
+    base: Path | None = None,
+    remove_rows: np.ndarray | None = None,
+) -> AnnParams:
+    """Write a generation's vectors: `base`'s (if any) without `remove_rows`, plus the spool's.
+
+    The base's search parameters win over `params`. Exact or HNSW is chosen by
+    the final count; the graph is rebuilt when that choice changes or too many
+    rows are masked out, from a copy spilled to disk, never beside a second copy
+    in memory.
+
+    Returns:
+        The parameters written (for the manifest).
+    """
+    work = spool.rows_path.parent
+    removed = np.asarray(remove_rows if remove_rows is not None else [], dtype=np.int64)
+    # Rows removed may also be in the spool: passages this very write added and then dropped.
+    new = spool.count - int(np.isin(spool.rows(), removed).sum()) if len(removed) else spool.count
+    sources = [spool]
+    if base is not None:
+        store = FaissStore.load(base, dim)
+        store.remove(removed)
+        params = store.params
+        kind = params.kind_for(len(store) + new)
+        if kind == store.kind and not store.is_stale() and not (kind == "hnsw" and store._index.ntotal == 0):
+            for rows, vectors in spool.batches(without=removed):
+                store.add(rows, vectors)
+            store.save(out)
+            return store.params
+        kept = VectorSpool(work, dim, "kept")
+        for rows, vectors in store.iter_vectors():
+            kept.append(rows, vectors)
+        del store
+        sources = [kept, spool]
+    else:
+        kind = params.kind_for(new)
+    fresh = FaissStore.empty(dim, params.with_kind(kind))
+    for source in sources:
+        for rows, vectors in source.batches(without=removed):
+            fresh.add(rows, vectors)
+        if source is not spool:
+            source.delete()
+    fresh.save(out)
+    return fresh.params

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     user_agent: str | None = Field(
         None, description="User-Agent for web requests; default names newsqa and its version."
     )
+    fault: str | None = Field(
+        None,
+        description="Testing only: make index writes stop, die or hit a full disk at a named stage, "
+        "as ACTION@STAGE[#N] (see index/faults.py); unset in normal use.",
+    )
 
     @field_validator("reader")
     @classmethod

@@ -50,6 +50,23 @@ class IndexBusy(NewsQAError):
     status_code = 409
 
 
+class DiskFull(NewsQAError):
+    """The index's disk has no room for the new generation; the live one is untouched."""
+
+    status_code = 507
+
+    def __init__(self, path: object, needed: int, free: int, what: str = "the new index generation") -> None:
+        super().__init__(
+            f"not enough space on the disk of {path}: {what} needs about {_mb(needed)} MB, "
+            f"{_mb(free)} MB are free; free some space (or use --index on another disk) and run the "
+            "command again; the index is unchanged"
+        )
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f}" if n < 10e6 else f"{n / 1e6:.0f}"
+
+
 class ModelUnavailable(NewsQAError):
     status_code = 500
 
@@ -81,6 +98,10 @@ class ArticleNotFound(NewsQAError):
         super().__init__(
             f"no article with id {shown!r} in the index", zh=f"索引里没有 id 为 {shown} 的文章。"
         )
+
+
+class DataFileError(NewsQAError):
+    """A data file (e.g. an evaluation set) that cannot be read at all."""
 
 
 class NothingIndexed(NewsQAError):

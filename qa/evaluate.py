@@ -8,6 +8,7 @@ latency of `ask`.
 """
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -16,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from newsqa.errors import DataFileError
 from newsqa.index.filters import SearchFilter
-from newsqa.index.sources import squad_articles
+from newsqa.index.sources import as_text, squad_articles, squad_title
 from newsqa.index.text import normalize, sentence_spans
 from newsqa.index.types import content_id
 from newsqa.qa.answerer import Answerer
@@ -25,6 +27,8 @@ from newsqa.qa.metrics import exact_match, f1
 from newsqa.qa.questions import analyze
 from newsqa.qa.retrieval import FusionParams, HybridRetriever, one_per_article
 from newsqa.qa.types import Answer, AskResult
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,19 +38,77 @@ class EvalQuestion:
     article_id: str
 
 
-def load_squad(path: Path) -> tuple[list[EvalQuestion], int]:
-    """The questions of a SQuAD-style file, each with the id of its gold article."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
-    ids = {title: content_id(title or text[:40], text) for title, text in squad_articles(data)}
+def load_squad(path: Path, on_problem: Callable[[str], None] | None = None) -> tuple[list[EvalQuestion], int]:
+    """The questions of a SQuAD-style file, each with the id of its gold article, and how many articles.
+
+    Answers given as numbers (`"text": 180`) count as their text ("180"). A
+    question that cannot be used (no question text, answers of the wrong
+    type) is skipped, and `on_problem` gets one line naming the file, the item
+    and the reason; questions with no answer at all are skipped silently.
+
+    Raises:
+        DataFileError: the file cannot be read or is not SQuAD-style JSON at all.
+    """
+    path = Path(path)
+    problem = on_problem or (lambda message: logger.warning("%s", message))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFileError(f"cannot read {path}: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise DataFileError(f"{path} is not valid JSON ({str(exc).splitlines()[0][:120]})") from exc
+    entries = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise DataFileError(f'{path} is not SQuAD-style JSON: expected {{"data": [...]}}')
+    ids = {
+        title: content_id(title or text[:40], text)
+        for title, text in squad_articles(entries, lambda message: problem(f"{path}: {message}"))
+    }
     questions = []
-    for entry in data:
-        article_id = ids.get(str(entry.get("title") or "").strip())
-        for paragraph in entry.get("paragraphs", []):
-            for qa in paragraph.get("qas", []):
-                answers = [a["text"] for a in qa.get("answers", []) if a.get("text")]
-                if article_id and answers and qa.get("question", "").strip():
-                    questions.append(EvalQuestion(qa["question"], answers, article_id))
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("paragraphs"), list):
+            continue  # reported by squad_articles
+        article_id = ids.get(squad_title(entry))
+        for j, paragraph in enumerate(entry["paragraphs"]):
+            qas = paragraph.get("qas") if isinstance(paragraph, dict) else None
+            if qas is None:
+                continue
+            if not isinstance(qas, list):
+                problem(f'{path}: data[{i}].paragraphs[{j}]: "qas" must be a list, got {type(qas).__name__}')
+                continue
+            for k, qa in enumerate(qas):
+                where = f"{path}: data[{i}].paragraphs[{j}].qas[{k}]"
+                try:
+                    question, answers = _question(qa)
+                except ValueError as exc:
+                    problem(f"{where}: {exc}; skipped")
+                    continue
+                if article_id and answers:
+                    questions.append(EvalQuestion(question, answers, article_id))
     return questions, len(ids)
+
+
+def _question(qa: Any) -> tuple[str, list[str]]:
+    """(question, answer texts) of one SQuAD `qas` item; ValueError says what is wrong."""
+    if not isinstance(qa, dict):
+        raise ValueError(f"expected an object, got {type(qa).__name__}")
+    label = qa.get("id")
+    label = f" (id {label})" if isinstance(label, str | int) and not isinstance(label, bool) else ""
+    question = (as_text(qa.get("question"), f'"question"{label}') or "").strip()
+    if not question:
+        raise ValueError(f"no question text{label}")
+    answers = qa.get("answers")
+    if answers is None:
+        return question, []
+    if not isinstance(answers, list):
+        raise ValueError(f'"answers"{label} must be a list, got {type(answers).__name__}')
+    texts = []
+    for n, answer in enumerate(answers):
+        value = answer.get("text") if isinstance(answer, dict) else answer
+        text = as_text(value, f"answer {n}{label}")
+        if text is not None and text.strip():
+            texts.append(text)
+    return question, texts
 
 
 @dataclass

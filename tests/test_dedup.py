@@ -157,3 +157,17 @@ def test_answers_cite_the_canonical_article_with_also_in(tmp_path):
     }
     assert result.answer is not None and result.answer.article.id == "rail-orig"
     assert result.to_dict()["answer"]["also_in"] == list(rail[0].article.also_in)
+
+
+def test_band_index_finds_the_same_after_merging_what_was_added(monkeypatch):
+    monkeypatch.setattr(BandIndex, "MERGE_FROM", 3)
+    bands = BandIndex(*lsh_shape(0.3))
+    sigs = np.random.default_rng(1).integers(0, 2**32, size=(20, 128), dtype=np.uint64).astype(np.uint32)
+    bands.load(["s0", "s1"], sigs[:2])
+    for i in range(2, 20):
+        bands.add(f"s{i}", sigs[i])  # merged into the sorted arrays every few additions
+    assert bands._sorted_keys and len(bands._sorted_keys[0]) > 2
+    for i in range(20):
+        assert bands.query(sigs[i]) == {f"s{i}"}
+    bands.remove("s5")
+    assert bands.query(sigs[5]) == set()

@@ -166,8 +166,11 @@ def test_opening_with_another_model_is_a_clear_error(tmp_path, sample_page):
 
 def test_one_writer_at_a_time(tmp_path, sample_page):
     root = tmp_path / "ix"
-    writer = hashing_writer(root)
-    with writer.layout.writing(), pytest.raises(IndexBusy, match="another newsqa process"):
+    writer = IndexWriter(root, HashingEmbedder(), wait=False)
+    with (
+        writer.layout.writing("build"),
+        pytest.raises(IndexBusy, match=r"another index build is running since .*, pid \d+.*--no-wait"),
+    ):
         writer.add(read_sources([sample_page]))
 
 
@@ -230,3 +233,21 @@ def test_rebuild_killed_midway_leaves_the_old_index_intact(tmp_path, sample_inde
         pass
     assert [p.name for p in root.glob("gen-*")] == [old_generation]
     assert Manifest.load(IndexLayout(root).current()).passages == before[0]
+
+
+def test_an_id_twice_in_the_sources_counts_once_the_first_time(tmp_path):
+    root = tmp_path / "ix"
+    writer = hashing_writer(root)
+    path = write_jsonl(
+        tmp_path / "dup.jsonl",
+        [
+            {"id": "a", "title": "一", "text": "第一个版本。"},
+            {"id": "a", "title": "一", "text": "第二个版本。"},
+            {"id": "b", "title": "二", "text": "别的。"},
+        ],
+    )
+    first = writer.add(read_sources([path]))
+    assert (first.added, first.updated, first.unchanged) == (2, 0, 0)
+    again = writer.add(read_sources([path]))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
+    assert "第一个版本" in IndexSnapshot.open(root).article("a").text

@@ -120,7 +120,7 @@ def test_bad_inputs_are_skipped_with_one_line_that_names_file_and_line(tmp_path)
             {"title": "无正文"},
             {"title": "空正文", "text": "   "},
             '["not", "an", "object"]',
-            {"title": 5, "text": "标题不是字符串"},
+            {"title": ["一个", "列表"], "text": "标题不是字符串"},
             {"title": "二", "text": "第二篇。"},
         ],
     )
@@ -152,7 +152,7 @@ def test_bad_inputs_are_skipped_with_one_line_that_names_file_and_line(tmp_path)
         (f"{bad_lines}:3:", 'no "text"'),
         (f"{bad_lines}:4:", 'no "text"'),
         (f"{bad_lines}:5:", "expected a JSON object"),
-        (f"{bad_lines}:6:", '"title" must be a string'),
+        (f"{bad_lines}:6:", '"title" must be text, got a list'),
         (f"{empty}:", "empty"),
         (f"{undecodable}:", "UTF-8 or GB18030"),
         (f"{binary}:", "binary"),

@@ -290,10 +290,18 @@ class _MilvusTarget:
         self.articles_delta = 0
         self.written: list[Article] = []  # in the order written
         self.removed: set[str] = set()
+        self._seen: set[str] = set()
 
     @property
     def client(self) -> Any:
         return self.milvus.client
+
+    def first_sight(self, article_id: str) -> bool:
+        # A set: the ids of one run (tens of bytes each) are small beside what Milvus holds.
+        if article_id in self._seen:
+            return False
+        self._seen.add(article_id)
+        return True
 
     def fingerprints(self, article_ids: list[str]) -> dict[str, str]:
         if self.fresh or not article_ids:

@@ -146,7 +146,7 @@ def evaluate_command(
     from newsqa.qa.evaluate import evaluate, figures_table, load_squad
 
     where = search_filter(since, until, sources)
-    questions, n_articles = load_squad(file)
+    questions, n_articles = load_squad(file, lambda message: click.echo(f"skipped {message}", err=True))
     if limit:
         questions = questions[:limit]
     with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:

@@ -14,6 +14,9 @@ from newsqa.errors import NewsQAError
 
 if TYPE_CHECKING:
     from newsqa.index.backend import StoreWriter
+    from newsqa.index.builder import IndexWriter
+    from newsqa.index.chunking import PassageSplitter
+    from newsqa.index.embedders import Embedder
     from newsqa.index.fetch import Fetcher
     from newsqa.index.filters import SearchFilter
     from newsqa.index.sources import SourceProblem
@@ -138,6 +141,12 @@ writer_options = options(
     ),
 )
 
+wait_option = click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Fail at once when another newsqa process is writing the index, instead of waiting for it.",
+)
+
 dry_run_options = options(
     click.option("--dry-run", is_flag=True, help="Only print what the sources parse into; index nothing."),
     click.option(
@@ -172,22 +181,54 @@ def echo_problem(problem: "SourceProblem") -> None:
     click.echo(f"skipped {problem}", err=True)
 
 
-def index_writer(settings: Settings) -> "StoreWriter":
+def echo_notice(message: str) -> None:
+    click.echo(f"newsqa: {message}", err=True)
+
+
+def index_writer(settings: Settings, *, wait: bool = True) -> "StoreWriter":
     """The index writer the settings describe (backend, embedder, chunking), reporting skipped
-    sources on stderr."""
+    sources on stderr. A local index's writer waits for another writer unless `wait` is False."""
+    if settings.backend == "local":
+        return local_index_writer(settings, wait=wait)
     from newsqa.index.backend import open_backend
+
+    embedder, splitter = _embedder_and_splitter(settings)
+    return open_backend(settings).writer(
+        embedder, splitter, progress=sys.stderr.isatty(), on_problem=echo_problem
+    )
+
+
+def local_index_writer(settings: Settings, *, wait: bool = True) -> "IndexWriter":
+    """The writer of the local index at `settings.index_dir`, with its lock (waits said on
+    stderr) and the fault stages of NEWSQA_FAULT."""
+    from newsqa.index.builder import IndexWriter
+    from newsqa.index.faults import stage_hook
+
+    embedder, splitter = _embedder_and_splitter(settings)
+    try:
+        on_stage = stage_hook(settings.fault, IndexWriter.STAGES)
+    except ValueError as exc:
+        raise click.UsageError(f"NEWSQA_FAULT: {exc}") from exc
+    return IndexWriter(
+        settings.index_dir,
+        embedder,
+        splitter,
+        progress=sys.stderr.isatty(),
+        on_problem=echo_problem,
+        wait=wait,
+        on_notice=echo_notice,
+        on_stage=on_stage,
+    )
+
+
+def _embedder_and_splitter(settings: Settings) -> tuple["Embedder", "PassageSplitter"]:
     from newsqa.index.chunking import PassageSplitter
     from newsqa.index.embedders import load_embedder
 
     embedder = load_embedder(
         settings.model, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
     )
-    return open_backend(settings).writer(
-        embedder,
-        PassageSplitter(settings.passage_chars, settings.passage_overlap),
-        progress=sys.stderr.isatty(),
-        on_problem=echo_problem,
-    )
+    return embedder, PassageSplitter(settings.passage_chars, settings.passage_overlap)
 
 
 def fetcher(settings: Settings) -> "Fetcher":

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -13,8 +14,10 @@ from newsqa.cli.common import (
     fetcher,
     index_option,
     index_writer,
+    local_index_writer,
     settings_from,
     source_options,
+    wait_option,
     writer_options,
 )
 
@@ -63,13 +66,14 @@ def _run_write(op: str, sources: tuple[str, ...], dry_run: bool, as_json: bool, 
     from newsqa.index.backend import open_backend
 
     defaults = opts.pop("source_name"), opts.pop("published"), opts.pop("url")
+    no_wait = opts.pop("no_wait")
     settings = settings_from(**opts)
     with fetcher(settings) as web:
         items = read(sources, *defaults, web=web)
         if dry_run:
             _dry_run(items, as_json)
             return
-        writer = index_writer(settings)
+        writer = index_writer(settings, wait=not no_wait)
         report = getattr(writer, op)(items)
     click.echo(report.summary())
     click.echo(f"index: {open_backend(settings).location}")
@@ -86,6 +90,7 @@ def index_group() -> None:
 @backend_options
 @writer_options
 @source_options
+@wait_option
 @dry_run_options
 def index_build(sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: Any) -> None:
     """Rebuild the index from scratch from SOURCES (files, folders, URLs of pages or feeds).
@@ -102,6 +107,7 @@ def index_build(sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: 
 @backend_options
 @writer_options
 @source_options
+@wait_option
 @dry_run_options
 def index_add(sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: Any) -> None:
     """Add or update articles from SOURCES (files, folders, URLs of pages or feeds); unchanged
@@ -115,6 +121,7 @@ def index_add(sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: An
 @backend_options
 @writer_options
 @source_options
+@wait_option
 @dry_run_options
 def ingest(paths: tuple[str, ...], dry_run: bool, as_json: bool, **opts: Any) -> None:
     """Read PATHS into articles and add them to the index (like `index add`).
@@ -130,8 +137,9 @@ def ingest(paths: tuple[str, ...], dry_run: bool, as_json: bool, **opts: Any) ->
 @click.argument("article_ids", nargs=-1, required=True)
 @index_option
 @backend_options
+@wait_option
 @click.option("--model", default=None, hidden=True)
-def index_remove(article_ids: tuple[str, ...], model: str | None, **opts: Any) -> None:
+def index_remove(article_ids: tuple[str, ...], no_wait: bool, model: str | None, **opts: Any) -> None:
     """Remove articles by id (see `newsqa index info` or `ingest --dry-run` for ids)."""
     from newsqa.index.backend import open_backend
 
@@ -139,7 +147,7 @@ def index_remove(article_ids: tuple[str, ...], model: str | None, **opts: Any) -
     if model is None:
         # Removing needs no embedding: take the model the index was built with.
         settings = settings_from(model=open_backend(settings).manifest().model, **opts)
-    report = index_writer(settings).remove(article_ids)
+    report = index_writer(settings, wait=not no_wait).remove(article_ids)
     for missing in report.not_found:
         click.echo(f"not in the index: {missing}", err=True)
     click.echo(report.summary())
@@ -169,3 +177,60 @@ def index_info(as_json: bool, **opts: Any) -> None:
     click.echo(f"chunking:   {json.dumps(info['chunking'])}")
     click.echo(f"built:      {info['built_at']}, updated {info['updated_at']}")
     click.echo(f"format:     {info['format_version']} (newsqa {info['newsqa_version']})")
+
+
+@index_group.command("check")
+@index_option
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Rebuild what is derived from the stored articles (passages, vectors, postings, manifest) "
+    "as a new generation, swapped in atomically; nothing is read from the sources again.",
+)
+@wait_option
+def index_check(index_dir: Path | None, repair: bool, no_wait: bool) -> None:
+    """Check that the index's parts agree: SQLite, FAISS, BM25 and the manifest.
+
+    Prints one line per problem found and exits with status 1 when there is
+    any (after --repair: when any is left).
+    """
+    from newsqa.index.check import check_index
+    from newsqa.index.embedders import load_embedder
+
+    settings = settings_from(index_dir=index_dir)
+    if settings.backend != "local":
+        raise click.UsageError(
+            f"index check reads a local index directory; NEWSQA_BACKEND is {settings.backend!r} "
+            "(a Milvus server keeps its collections consistent itself)"
+        )
+
+    def embedder(name: str) -> Any:
+        return load_embedder(
+            name, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
+        )
+
+    report = check_index(settings.index_dir, embedder)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    for line in report.lines():
+        click.echo(line)
+    click.echo(report.summary())
+    if report.ok:
+        return
+    if not repair or not report.repairable:
+        raise click.exceptions.Exit(1)
+    from newsqa.index.layout import Manifest
+
+    manifest = Manifest.load(settings.index_dir / report.generation)
+    writer = local_index_writer(settings_from(index_dir=index_dir, model=manifest.model), wait=not no_wait)
+    done = writer.repair(reembed=report.model_mismatch)
+    click.echo(
+        f"repaired: {done.articles_total} articles, {done.passages_total} passages "
+        f"({done.passages_added} embedded again) in {done.generation} ({done.seconds:.1f}s)"
+    )
+    again = check_index(settings.index_dir, embedder)
+    for line in again.lines():
+        click.echo(line)
+    click.echo(again.summary())
+    if not again.ok:
+        raise click.exceptions.Exit(1)
