@@ -216,6 +216,8 @@ def test_filters_on_ask_in_json_and_in_the_query_string(tmp_path):
             bad.status_code == 422
             and bad.json()["error"] == "since must be a date like 2024-08-02, got '下周'"
         )
+        blank = client.get("/ask", params=[("q", question), ("source", "")])
+        assert blank.status_code == 422 and blank.json()["error"] == '"source.0" must not be empty'
         empty = client.get("/ask", params={"q": question, "since": "2025-01-01"})
         assert empty.status_code == 200 and empty.json()["passages"] == [] and empty.json()["answer"] is None
         # The chat: the filter fields travel with the form, and stay filled in.

@@ -109,7 +109,9 @@ def ask_get(
         Query(max_length=FILTER_TEXT_MAX, description="Only articles published on or before this day."),
     ] = None,
     source: Annotated[
-        list[Annotated[str, Query(max_length=FILTER_TEXT_MAX)]] | None,
+        # An empty name filters nothing: refused, so that the schema says what is accepted
+        # (a query string cannot tell an empty list item from a missing one).
+        list[Annotated[str, Query(min_length=1, max_length=FILTER_TEXT_MAX)]] | None,
         Query(
             max_length=FILTER_SOURCES_MAX, description="Only articles from this source (repeat for several)."
         ),
