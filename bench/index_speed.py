@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 
 from bench.common import dev_sets, peak_rss_mb, report
-from newsqa.index.builder import EMBED_BATCH, IndexWriter, passage_view
+from newsqa.index.builder import IndexWriter
 from newsqa.index.embedders import load_embedder
 from newsqa.index.layout import IndexLayout
 from newsqa.index.sources import read_sources
 from newsqa.index.store import IndexSnapshot
+from newsqa.index.upsert import EMBED_BATCH, passage_view
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ from newsqa.index.embedders import USEEmbedder
 from newsqa.index.layout import IndexLayout
 from newsqa.index.sources import read_sources
 from newsqa.index.store import IndexSnapshot
-from newsqa.index.text import terms
 from newsqa.qa.evaluate import load_squad
 from newsqa.qa.retrieval import FusionParams, HybridRetriever
 
@@ -40,16 +39,16 @@ def main() -> None:
         questions, _ = load_squad(path)
         vectors = embedder.embed_queries([q.question for q in questions])
         lists = [
-            (snapshot.lexical_search(terms(q.question), 50), snapshot.dense_search(v, 50))
+            (snapshot.lexical_search(q.question, 50), snapshot.dense_search(v, 50))
             for q, v in zip(questions, vectors, strict=True)
         ]
-        rows_needed = {int(r) for (lr, _), (dr, _) in lists for r in [*lr, *dr]}
-        article_of = {row: s.article.id for row, s in snapshot.passages(rows_needed).items()}
+        keys_needed = {key for lexical, dense in lists for key, _ in [*lexical, *dense]}
+        article_of = {key: s.article.id for key, s in snapshot.passages(keys_needed).items()}
         for name, params in VARIANTS.items():
             retriever = HybridRetriever(snapshot, embedder, params)
             hit1 = hit5 = 0
-            for q, ((lr, ls), (dr, ds)) in zip(questions, lists, strict=True):
-                fused = retriever._fuse(lr, ls, dr, ds)
+            for q, (lexical, dense) in zip(questions, lists, strict=True):
+                fused = retriever.fuse(lexical, dense)
                 ranked = [r for r, _ in sorted(fused.items(), key=lambda kv: -kv[1][0])]
                 articles = list(dict.fromkeys(article_of[r] for r in ranked))
                 hit1 += articles[:1] == [q.article_id]

@@ -167,7 +167,9 @@ def bm25_costs(answerer, qs: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         # Rewrite every posting and weight from the live generation's files, as an update does.
-        PostingsWriter(Path(tmp) / "work", answerer.snapshot.generation / "bm25").write(Path(tmp) / "bm25")
+        PostingsWriter(Path(tmp) / "work", answerer.snapshot.generation_dir / "bm25").write(
+            Path(tmp) / "bm25"
+        )
         rebuild = time.perf_counter() - t
     return {
         "query": percentiles(times),

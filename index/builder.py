@@ -21,9 +21,7 @@ import logging
 import shutil
 import sqlite3
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,54 +37,17 @@ from newsqa.index.sources import SourceProblem
 from newsqa.index.store import DB_FILE, ArticleDB, ArticleReader
 from newsqa.index.text import terms
 from newsqa.index.types import Article, Passage
+from newsqa.index.upsert import EMBED_BATCH, ArticleWrite, WriteReport, passage_view, upsert
 from newsqa.index.vectors import AnnParams, FaissStore, VectorSpool, write_vectors
+
+__all__ = ["EMBED_BATCH", "IndexWriter", "WriteReport", "passage_view"]
 
 logger = logging.getLogger(__name__)
 
-EMBED_BATCH = 256
 WORK = ".work"
 """Scratch folder inside a generation being written (spooled vectors, BM25 runs)."""
 # Beyond the final files, a write holds each new passage's vector and postings in scratch files.
 SCRATCH_BYTES_PER_PASSAGE = 8 + 124 * 10
-
-
-def passage_view(title: str, passage_text: str) -> str:
-    """What is embedded and BM25-indexed for a passage: its article's title, then the passage."""
-    return f"{title}\n{passage_text}"
-
-
-@dataclass
-class WriteReport:
-    """What an index operation did."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    copies: int = 0
-    """Of the added and updated articles, how many are wire copies folded into a story."""
-    passages_added: int = 0
-    problems: list[SourceProblem] = field(default_factory=list)
-    not_found: list[str] = field(default_factory=list)
-    articles_total: int = 0
-    passages_total: int = 0
-    seconds: float = 0.0
-    embed_seconds: float = 0.0
-    generation: str = ""
-
-    def summary(self) -> str:
-        parts = [f"{self.added} added", f"{self.updated} updated", f"{self.unchanged} unchanged"]
-        if self.copies:
-            parts.append(f"{self.copies} of them wire copies folded into their stories")
-        if self.removed:
-            parts.append(f"{self.removed} removed")
-        line = (
-            f"articles: {', '.join(parts)}; {self.passages_added} new passages; index now holds "
-            f"{self.articles_total} articles, {self.passages_total} passages ({self.seconds:.1f}s)"
-        )
-        if self.problems:
-            line += f"; {len(self.problems)} skipped (see messages above)"
-        return line
 
 
 class IndexWriter:
@@ -404,65 +365,21 @@ class IndexWriter:
         removed_rows: list[int],
         released: list[Article],
     ) -> None:
-        """Read, split, store, embed and post every article; `removed_rows` gains the rows of
-        replaced passages. Articles in `released` (wire copies whose canonical article went
-        away) are placed again first, without counting as added."""
-        from tqdm import tqdm
-
-        next_row = db.next_row()
-        pending: list[tuple[int, str]] = []
-        replaced: deque[Article] = deque(released)
-        bar = tqdm(desc="indexing", unit=" passages", disable=not self.progress, leave=False)
-        stream = iter(sources)
-        while True:
-            # Copies taken out of a story whose canonical article went away are placed again first.
-            again = bool(replaced)
-            item: Article | SourceProblem | None = replaced.popleft() if again else next(stream, None)
-            if item is None:
-                break
-            if isinstance(item, SourceProblem):
-                report.problems.append(item)
-                self.on_problem(item)
-                continue
-            if not again:
-                if not db.first_sight(item.id):
-                    continue  # the same id twice in the sources: the first one counts
-                old = db.fingerprint(item.id)
-                if old == item.fingerprint:
-                    report.unchanged += 1
-                    continue
-                if old is not None:
-                    removed_rows += db.passage_rows([item.id])
-                    replaced.extendleft(reversed(stories.release(db, [item.id])))
-                    db.delete_articles([item.id])
-                    report.updated += 1
-                else:
-                    report.added += 1
-            placement = stories.place(db, item)
-            if placement.copy_of is not None:
-                db.insert(item, [])
-                report.copies += not again
-                continue
-            if placement.demoted is not None:
-                # Its rows may be from this very write: the spool and the runs drop them too.
-                removed_rows += db.passage_rows([placement.demoted])
-                db.delete_passages([placement.demoted])
-            passages = []
-            for p in self.splitter.split(item):
-                passages.append(Passage(p.id, p.article_id, p.ordinal, p.text, p.start, p.end, row=next_row))
-                next_row += 1
-            db.insert(item, passages)
-            for p in passages:
-                view = passage_view(item.title, p.text)
-                pending.append((p.row, view))
-                postings.add(p.row, terms(view))
-            report.passages_added += len(passages)
-            if len(pending) >= EMBED_BATCH:
-                bar.update(self._embed(pending, spool, report))
-        bar.update(self._embed(pending, spool, report))
-        bar.close()
-        db.set_next_row(next_row)
-        postings.remove(removed_rows)
+        """Read, split, store, embed and post every article (the loop of index/upsert.py);
+        `removed_rows` gains the rows of replaced passages. Articles in `released` (wire copies
+        whose canonical article went away) are placed again first, without counting as added."""
+        target = _GenerationTarget(db, spool, postings, stories, removed_rows, self._stage)
+        upsert(
+            sources,
+            target,
+            self.splitter,
+            self.embedder,
+            report,
+            on_problem=self.on_problem,
+            progress=self.progress,
+            again=released,
+        )
+        target.finish()
         self._stage("ingested")
 
     def _finish(
@@ -524,3 +441,67 @@ def _free_bytes(path: Path) -> int | None:
         return shutil.disk_usage(path).free
     except OSError:
         return None
+
+
+class _GenerationTarget:
+    """Where the upsert loop writes a generation being built: SQLite rows as they come,
+    vectors to the spool, terms to the BM25 runs; wire copies folded into their stories."""
+
+    def __init__(
+        self,
+        db: ArticleDB,
+        spool: VectorSpool,
+        postings: PostingsWriter,
+        stories: WireCopies,
+        removed_rows: list[int],
+        on_stage: Callable[[str], None],
+    ) -> None:
+        self.db = db
+        self.spool = spool
+        self.postings = postings
+        self.stories = stories
+        self.removed_rows = removed_rows
+        self.on_stage = on_stage
+        self.next_row = db.next_row()
+        self._rows: list[int] = []  # rows of the passages added, not yet given their vectors
+
+    def first_sight(self, article_id: str) -> bool:
+        return self.db.first_sight(article_id)
+
+    def fingerprints(self, article_ids: list[str]) -> dict[str, str]:
+        return self.db.fingerprints(article_ids)
+
+    def replace(self, article_id: str) -> list[Article]:
+        self.removed_rows += self.db.passage_rows([article_id])
+        released = self.stories.release(self.db, [article_id])
+        self.db.delete_articles([article_id])
+        return released
+
+    def place(self, article: Article) -> bool:
+        placement = self.stories.place(self.db, article)
+        if placement.copy_of is not None:
+            self.db.insert(article, [])
+            return False
+        if placement.demoted is not None:
+            # Its rows may be from this very write: the spool and the runs drop them too.
+            self.removed_rows += self.db.passage_rows([placement.demoted])
+            self.db.delete_passages([placement.demoted])
+        return True
+
+    def add(self, item: ArticleWrite) -> None:
+        passages = []
+        for p, view in zip(item.passages, item.views, strict=True):
+            passages.append(Passage(p.id, p.article_id, p.ordinal, p.text, p.start, p.end, row=self.next_row))
+            self.postings.add(self.next_row, terms(view))
+            self._rows.append(self.next_row)
+            self.next_row += 1
+        self.db.insert(item.article, passages)
+
+    def add_vectors(self, batch: list[ArticleWrite], vectors: np.ndarray) -> None:
+        rows, self._rows = self._rows[: len(vectors)], self._rows[len(vectors) :]
+        self.spool.append(np.asarray(rows, dtype=np.int64), vectors)
+        self.on_stage("batch-written")
+
+    def finish(self) -> None:
+        self.db.set_next_row(self.next_row)
+        self.postings.remove(self.removed_rows)

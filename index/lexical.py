@@ -86,8 +86,11 @@ class BM25Index:
         rarest = float(np.log(1.0 + (len(self._p.rows) + 0.5) / 0.5))
         return [float(self.idf[vocab[w]]) if w in vocab else rarest for w in words]
 
-    def search(self, words: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The `k` best rows for a query's terms: (rows, scores), best first."""
+    def search(
+        self, words: list[str], k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best rows for a query's terms: (rows, scores), best first; only `allowed`
+        rows (sorted) when given."""
         p = self._p
         ids = self.term_ids(words)
         if not ids or len(p.rows) == 0:
@@ -96,6 +99,8 @@ class BM25Index:
         for t in ids:
             lo, hi = p.indptr[t], p.indptr[t + 1]
             scores[p.docs[lo:hi]] += self.weights[lo:hi]
+        if allowed is not None:
+            scores[~np.isin(p.rows, allowed, assume_unique=True)] = 0.0
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -1,4 +1,4 @@
-"""SQLite storage of articles and passages, and the read interface answering uses.
+"""SQLite storage of articles and passages, and `IndexSnapshot`: the local backend's `Store`.
 
 All SQL of newsqa lives in this module. A passage's `row` is its key in the
 vector and BM25 indexes; rows are never reused, so a row masked out of an HNSW
@@ -6,22 +6,24 @@ graph can never come back as another passage. Passage text is not stored twice:
 it is read as a slice of its article's text.
 """
 
+import functools
 import json
 import os
 import sqlite3
 import threading
 import weakref
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import numpy as np
 
 from newsqa.errors import IndexCorrupt
+from newsqa.index.filters import SearchFilter, published_day
 from newsqa.index.layout import PIN, IndexLayout, Manifest
 from newsqa.index.lexical import BM25Index
-from newsqa.index.types import Article, ArticleRef, Passage
+from newsqa.index.text import terms
+from newsqa.index.types import Article, ArticleRef, Passage, PassageKey, Ranked, StoredPassage
 from newsqa.index.vectors import FaissStore
 
 DB_FILE = "passages.sqlite"
@@ -50,6 +52,12 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_by_article ON passages(article_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# Search filters select articles by the day they were published and by source. Indexes
+# written before filters existed get the column when they are next written (ArticleDB).
+FILTER_SCHEMA = """
+CREATE INDEX IF NOT EXISTS articles_by_day ON articles(published_day);
+CREATE INDEX IF NOT EXISTS articles_by_source ON articles(source);
 """
 
 # Wire copies (index/dedup.py): every article's MinHash signature, and for each copy the
@@ -83,12 +91,6 @@ def read_only_uri(path: Path, *, immutable: bool = False) -> str:
     return uri + "&immutable=1" if immutable else uri
 
 
-@dataclass(frozen=True)
-class StoredPassage:
-    passage: Passage
-    article: ArticleRef
-
-
 def _article_from_row(row: tuple) -> Article:
     return Article(
         id=row[0],
@@ -116,6 +118,18 @@ class ArticleDB:
         # Article ids met by this write (see first_sight); temporary: never part of the file.
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY)")
         self.conn.executescript(STORY_SCHEMA)
+        self._add_filter_columns()
+
+    def _add_filter_columns(self) -> None:
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(articles)")}
+        if "published_day" not in columns:
+            self.conn.execute("ALTER TABLE articles ADD COLUMN published_day TEXT")
+            days = [
+                (published_day(published), article_id)
+                for article_id, published in self.conn.execute("SELECT id, published FROM articles")
+            ]
+            self.conn.executemany("UPDATE articles SET published_day = ? WHERE id = ?", days)
+        self.conn.executescript(FILTER_SCHEMA)
 
     @classmethod
     def copy_of(cls, source: Path, target: Path) -> "ArticleDB":
@@ -127,9 +141,10 @@ class ArticleDB:
         dst.close()
         return cls(target)
 
-    def fingerprint(self, article_id: str) -> str | None:
-        row = self.conn.execute("SELECT fingerprint FROM articles WHERE id = ?", (article_id,)).fetchone()
-        return row[0] if row else None
+    def fingerprints(self, article_ids: Iterable[str]) -> dict[str, str]:
+        return dict(
+            _rows_in(self.conn, "SELECT id, fingerprint FROM articles WHERE id IN ({marks})", article_ids)
+        )
 
     def first_sight(self, article_id: str) -> bool:
         """True the first time this write meets `article_id`, False after.
@@ -224,7 +239,8 @@ class ArticleDB:
 
     def insert(self, article: Article, passages: list[Passage]) -> None:
         self.conn.execute(
-            f"INSERT INTO articles ({_ARTICLE_COLUMNS}, fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO articles ({_ARTICLE_COLUMNS}, fingerprint, published_day) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 article.id,
                 article.title,
@@ -237,6 +253,7 @@ class ArticleDB:
                 json.dumps(list(article.captions), ensure_ascii=False),
                 article.continued,
                 article.fingerprint,
+                published_day(article.published),
             ),
         )
         self.conn.executemany(
@@ -263,23 +280,37 @@ class ArticleDB:
         self.conn.close()
 
 
-class IndexSnapshot:
-    """One generation of an index, loaded for answering; read-only and safe to share across threads.
+# A filter that allows at most this many passages is searched exactly over their vectors;
+# a wider one through the ANN index with a selector (HNSW stays accurate when most pass).
+EXACT_FILTERED_BELOW = 20_000
 
-    This is the store interface that answering reads through.
+
+class IndexSnapshot:
+    """One generation of a local index, loaded for answering: the local backend's `Store`.
+
+    Read-only and safe to share across threads. Passage keys are FAISS/BM25 rows.
     """
 
     def __init__(
         self, root: Path, generation: Path, manifest: Manifest, vectors: FaissStore, bm25: BM25Index
     ) -> None:
         self.root = root
-        self.generation = generation
+        self.generation_dir = generation
         self.manifest = manifest
         self.vectors = vectors
         self.bm25 = bm25
         self._db_uri = read_only_uri(generation / DB_FILE, immutable=True)
         self._local = threading.local()
         self._unpin: weakref.finalize | None = None
+        self._allowed = functools.lru_cache(maxsize=32)(self._allowed_rows)
+
+    @property
+    def generation(self) -> str:
+        return self.generation_dir.name
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
 
     @classmethod
     def open(cls, root: Path | str) -> "IndexSnapshot":
@@ -329,29 +360,62 @@ class IndexSnapshot:
             self._local.conn = conn
         return conn
 
-    def dense_search(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, scores) of the `k` passages nearest the query vector, best first."""
-        scores, rows = self.vectors.search(query_vector.reshape(1, -1), k)
+    # ---------- searching ----------
+    def dense_search(self, query_vector: np.ndarray, k: int, where: SearchFilter | None = None) -> Ranked:
+        """(row, score) of the `k` passages nearest the query vector, best first."""
+        allowed = self._allowed(where) if where is not None else None
+        query = query_vector.reshape(1, -1)
+        if allowed is not None and len(allowed) <= EXACT_FILTERED_BELOW:
+            scores, rows = self.vectors.search_among(query, k, allowed)
+        else:
+            scores, rows = self.vectors.search(query, k, allowed)
         keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
+        return list(zip(rows[0][keep].tolist(), scores[0][keep].tolist(), strict=True))
 
-    def lexical_search(self, terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, scores) of the `k` best BM25 passages for the terms, best first."""
-        return self.bm25.search(terms, k)
+    def lexical_search(self, text: str, k: int, where: SearchFilter | None = None) -> Ranked:
+        """(row, score) of the `k` best BM25 passages for the text's search terms, best first."""
+        allowed = self._allowed(where) if where is not None else None
+        rows, scores = self.bm25.search(terms(text), k, allowed)
+        return list(zip(rows.tolist(), scores.tolist(), strict=True))
 
     def term_weights(self, words: list[str]) -> list[float]:
         """How rare each word is in the index (BM25 IDF); unseen words count as the rarest."""
         return self.bm25.term_weights(words)
 
-    def passages(self, rows: Iterable[int]) -> dict[int, StoredPassage]:
-        """The passages at `rows` with their articles' citation data, in one query."""
-        wanted = [int(r) for r in rows]
+    def _allowed_rows(self, where: SearchFilter) -> np.ndarray:
+        """The rows of the passages of the articles `where` allows (indexed SQL, cached per filter)."""
+        conditions, params = [], []
+        if where.since:
+            conditions.append("a.published_day >= ?")
+            params.append(where.since)
+        if where.until:
+            conditions.append("a.published_day <= ?")
+            params.append(where.until)
+        if where.sources:
+            conditions.append(f"a.source IN ({','.join('?' * len(where.sources))})")
+            params += list(where.sources)
+        sql = "SELECT p.row FROM articles a JOIN passages p ON p.article_id = a.id"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        try:
+            rows = self._conn().execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise IndexCorrupt(
+                f"the index at {self.root} was built before search filters existed ({exc}): "
+                "run `newsqa index build` again, or any `newsqa index add`, to add them"
+            ) from exc
+        return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+
+    # ---------- reading ----------
+    def passages(self, keys: Iterable[PassageKey]) -> dict[PassageKey, StoredPassage]:
+        """The passages at these rows with their articles' citation data, in one query."""
+        wanted = [int(r) for r in keys]
         if not wanted:
             return {}
         sql = _PASSAGE_WITH_ARTICLE.format(marks=",".join("?" * len(wanted)))
         rows = self._conn().execute(sql, wanted).fetchall()
         also_in = self.also_in({r[2] for r in rows})
-        out = {}
+        out: dict[PassageKey, StoredPassage] = {}
         for r in rows:
             passage = Passage(
                 id=r[1], article_id=r[2], ordinal=r[3], text=r[6], start=r[4], end=r[5], row=r[0]
@@ -404,6 +468,10 @@ class IndexSnapshot:
             .fetchone()
         )
         return _article_from_row(row) if row else None
+
+    def passage_keys(self, article_id: str) -> list[PassageKey]:
+        rows = self._conn().execute("SELECT row FROM passages WHERE article_id = ?", (article_id,))
+        return [r[0] for r in rows]
 
     def latest_articles(self, limit: int) -> list[ArticleRef]:
         """The articles added last, newest first (what the chat offers as examples)."""
@@ -469,7 +537,7 @@ class IndexSnapshot:
         n_db = self._conn().execute("SELECT COUNT(*) FROM passages").fetchone()[0]
         if not (n_db == len(self.vectors) == len(self.bm25)):
             raise IndexCorrupt(
-                f"the index at {self.generation} is inconsistent ({n_db} passages, "
+                f"the index at {self.generation_dir} is inconsistent ({n_db} passages, "
                 f"{len(self.vectors)} vectors, {len(self.bm25)} BM25 rows): rebuild it"
             )
 

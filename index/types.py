@@ -101,3 +101,19 @@ class Passage:
             "start": self.start,
             "end": self.end,
         }
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage as a store returns it, with what a citation needs about its article."""
+
+    passage: Passage
+    article: ArticleRef
+
+
+PassageKey = int | str
+"""How a store names a passage in its search results: a row (local) or a passage id (milvus).
+Opaque outside the store that gave it."""
+
+Ranked = list[tuple[PassageKey, float]]
+"""Search results: (passage key, score), best first."""

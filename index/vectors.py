@@ -102,22 +102,48 @@ class FaissStore:
         else:
             self._removed = np.union1d(self._removed, rows)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rows), each (n_queries, k), missing hits row -1; only `allowed` rows when given."""
+        import faiss
+
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if self._index.ntotal == 0:
+        if self._index.ntotal == 0 or (allowed is not None and len(allowed) == 0):
             return (
                 np.full((len(queries), k), -np.inf, dtype=np.float32),
                 np.full((len(queries), k), -1, dtype=np.int64),
             )
+        # IndexIDMap2 forwards a selector translated to internal ids. Allowed rows come from
+        # the live passages, so they never include a row masked out of the HNSW graph.
+        selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)) if allowed is not None else None
         if self.kind == "hnsw":
-            import faiss
-
-            params = faiss.SearchParametersHNSW(efSearch=max(self.params.ef_search, k))  # type: ignore[attr-defined]
-            if len(self._removed):
-                params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._removed))
-            # IndexIDMap2 forwards the selector translated to internal ids.
+            hnsw = faiss.SearchParametersHNSW(efSearch=max(self.params.ef_search, k))  # type: ignore[attr-defined]
+            if selector is not None:
+                hnsw.sel = selector
+            elif len(self._removed):
+                hnsw.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._removed))
+            return self._index.search(queries, k, params=hnsw)
+        if selector is not None:
+            params = faiss.SearchParameters()
+            params.sel = selector
             return self._index.search(queries, k, params=params)
         return self._index.search(queries, k)
+
+    def search_among(self, queries: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact search over the vectors of `rows` only (for filters that allow few passages)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        out_r = np.full((len(queries), k), -1, dtype=np.int64)
+        if len(rows) == 0:
+            return out_s, out_r
+        vectors = self._index.reconstruct_batch(rows)
+        scores = np.ascontiguousarray(queries, dtype=np.float32) @ vectors.T
+        k_eff = min(k, len(rows))
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k_eff]
+        out_s[:, :k_eff] = np.take_along_axis(scores, top, axis=1)
+        out_r[:, :k_eff] = rows[top]
+        return out_s, out_r
 
     @classmethod
     def empty(cls, dim: int, params: AnnParams) -> "FaissStore":

@@ -25,11 +25,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from newsqa.index.builder import IndexWriter, WriteReport
+from newsqa.index.backend import StoreWriter
 from newsqa.index.feeds import FeedError, ItemSkipped, item_article, parse_feed
 from newsqa.index.fetch import Fetcher, FetchError
 from newsqa.index.sources import SourceDefaults, SourceProblem
 from newsqa.index.types import Article
+from newsqa.index.upsert import WriteReport
 
 logger = logging.getLogger(__name__)
 
@@ -106,14 +107,16 @@ class CycleReport:
 
 
 class FeedWatcher:
-    """Polls `feeds` into the index that `writer` writes."""
+    """Polls `feeds` into the index that `writer` writes; what was seen is kept at `state_path`
+    (default: STATE_FILE in a local index's directory)."""
 
     def __init__(
         self,
-        writer: IndexWriter,
+        writer: StoreWriter,
         feeds: list[str],
         fetcher: Fetcher,
         *,
+        state_path: Path | None = None,
         defaults: SourceDefaults | None = None,
         on_problem: Callable[[SourceProblem], None] | None = None,
     ) -> None:
@@ -124,7 +127,13 @@ class FeedWatcher:
         self.fetcher = fetcher
         self.defaults = defaults or SourceDefaults()
         self.on_problem = on_problem or (lambda p: logger.warning("%s", p))
-        self.state_path = writer.layout.root / STATE_FILE
+        if state_path is None:
+            from newsqa.index.builder import IndexWriter
+
+            if not isinstance(writer, IndexWriter):
+                raise ValueError("a writer without an index directory needs a state_path")
+            state_path = writer.layout.root / STATE_FILE
+        self.state_path = state_path
 
     def cycle(self) -> CycleReport:
         """Poll every feed once and add what is new; the state is saved only if the index write succeeds."""

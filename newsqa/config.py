@@ -7,6 +7,7 @@ environment.
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,31 @@ class Settings(BaseSettings):
     index_dir: Path = Field(
         default_factory=default_index_dir,
         description="Index directory (env NEWSQA_INDEX_DIR).",
+    )
+    backend: Literal["local", "milvus"] = Field(
+        "local",
+        description="Where the index lives: 'local' (the index directory) or 'milvus' "
+        "(collections in Milvus at milvus_uri).",
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="Milvus to use with backend 'milvus': a path ending in .db for Milvus Lite "
+        "(embedded, one process at a time), or http://host:19530 for a Milvus server.",
+    )
+    milvus_token: str | None = Field(
+        None, description="Token for a Milvus server with authentication ('user:password' or an API key)."
+    )
+    milvus_collection: str = Field(
+        "newsqa",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="Name of the index in Milvus: the alias the live passages collection is reached by.",
+    )
+    milvus_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a Milvus server to answer.")
+    milvus_shards: int = Field(
+        1, ge=1, le=16, description="Shards of a new passages collection (write throughput on a cluster)."
+    )
+    milvus_replicas: int = Field(
+        1, ge=1, description="In-memory replicas to load the index with (query throughput on a cluster)."
     )
     model: str = Field(
         DEFAULT_MODEL,
@@ -107,6 +133,15 @@ class Settings(BaseSettings):
                 f"reader must be one of {', '.join(READERS)} or 'hf:<name-or-path>', got {value!r}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _milvus_needs_a_uri(self) -> "Settings":
+        if self.backend == "milvus" and not self.milvus_uri:
+            raise ValueError(
+                "backend 'milvus' needs milvus_uri: --milvus-uri ./newsqa.milvus.db (Milvus Lite) "
+                "or http://host:19530 (a Milvus server), or NEWSQA_MILVUS_URI"
+            )
+        return self
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> "Settings":

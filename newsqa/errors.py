@@ -21,9 +21,10 @@ class NewsQAError(Exception):
 class IndexNotFound(NewsQAError):
     status_code = 503
 
-    def __init__(self, index_dir: object) -> None:
+    def __init__(self, index_dir: object, build_options: str | None = None) -> None:
+        options = build_options if build_options is not None else f"--index {index_dir}"
         super().__init__(
-            f"no index at {index_dir}: run `newsqa index build SOURCES... --index {index_dir}` "
+            f"no index at {index_dir}: run `newsqa index build SOURCES... {options}` "
             "(or `newsqa demo` for the bundled sample)"
         )
 
@@ -105,3 +106,15 @@ class DataFileError(NewsQAError):
 
 class NothingIndexed(NewsQAError):
     """Every source failed: nothing could be indexed."""
+
+
+class BadFilter(NewsQAError):
+    """A search filter value that is not a date, or a date range no article can be in."""
+
+    status_code = 422
+
+
+class BackendUnavailable(NewsQAError):
+    """The index backend cannot be reached or opened (e.g. a Milvus server that does not answer)."""
+
+    status_code = 503

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from newsqa.config import Settings
 from newsqa.errors import IndexMismatch
+from newsqa.index.backend import Store, open_backend
 from newsqa.index.embedders import Embedder, load_embedder
-from newsqa.index.store import IndexSnapshot
+from newsqa.index.filters import SearchFilter
 from newsqa.qa.conversation import Turn, resolve
 from newsqa.qa.readers import load_reader
 from newsqa.qa.retrieval import FusionParams, HybridRetriever, one_per_article
@@ -33,7 +34,7 @@ class Answerer:
 
     def __init__(
         self,
-        snapshot: IndexSnapshot,
+        snapshot: Store,
         embedder: Embedder,
         reader: Reader,
         *,
@@ -57,7 +58,7 @@ class Answerer:
         model: str | None = None,
         embedder: Embedder | None = None,
     ) -> "Answerer":
-        """Load the index at `index_dir` (default: the settings' index) with its own embedder.
+        """Load the index the settings name (or the local index at `index_dir`) with its own embedder.
 
         Args:
             embedder: one already loaded, used when it is the index's model (a server
@@ -68,11 +69,12 @@ class Answerer:
             IndexMismatch: `model` names another embedder than the index was built with.
         """
         settings = settings or Settings()
-        root = Path(index_dir) if index_dir is not None else settings.index_dir
-        snapshot = IndexSnapshot.open(root)
+        if index_dir is not None:
+            settings = settings.model_copy(update={"backend": "local", "index_dir": Path(index_dir)})
+        snapshot = open_backend(settings).open()
         built_with = snapshot.manifest.model
         if model is not None and model != built_with:
-            raise IndexMismatch(root, built_with, model)
+            raise IndexMismatch(snapshot.location, built_with, model)
         if embedder is None or embedder.name != built_with:
             embedder = load_embedder(
                 built_with, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
@@ -92,7 +94,7 @@ class Answerer:
         self.reader.warm_up()
         if self.embedder.dim != self.snapshot.manifest.dim:
             raise IndexMismatch(
-                self.snapshot.root,
+                self.snapshot.location,
                 f"{self.snapshot.manifest.model} ({self.snapshot.manifest.dim} dimensions)",
                 f"{self.embedder.name} ({self.embedder.dim} dimensions)",
             )
@@ -101,7 +103,14 @@ class Answerer:
         """The question cleaned up (see `clean_question`), or an error saying what is wrong with it."""
         return clean_question(question, self.max_question_chars)
 
-    def ask(self, question: str, top_k: int = 5, *, context: Sequence[Turn] = ()) -> AskResult:
+    def ask(
+        self,
+        question: str,
+        top_k: int = 5,
+        *,
+        context: Sequence[Turn] = (),
+        where: SearchFilter | None = None,
+    ) -> AskResult:
         """Answer one question.
 
         Args:
@@ -110,6 +119,7 @@ class Answerer:
             context: the conversation's earlier turns, oldest first; a follow-up
                 ("那同比增长多少？", "他出席了什么会议？") is resolved against them
                 (see `qa/conversation.py`), and the previous turn's article is preferred.
+            where: answer only from the articles this filter allows (dates, sources).
 
         Returns:
             The answer (None when no passage answers it with enough confidence),
@@ -122,7 +132,7 @@ class Answerer:
         resolution = resolve(question, self._with_title(context))
         asked = resolution.question
         hits = self.retriever.search(
-            asked, max(top_k * 3, READ_PASSAGES * 2), prefer_article=resolution.prefer_article
+            asked, max(top_k * 3, READ_PASSAGES * 2), where, prefer_article=resolution.prefer_article
         )
         answers = [
             a for a in self.reader.read(asked, hits[:READ_PASSAGES]) if a.text not in resolution.exclude

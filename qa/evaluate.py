@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from newsqa.errors import DataFileError
+from newsqa.index.filters import SearchFilter
 from newsqa.index.sources import as_text, squad_articles, squad_title
 from newsqa.index.text import normalize, sentence_spans
 from newsqa.index.types import content_id
@@ -207,9 +208,9 @@ class BaselineAnswerer:
         )
         self.reader = BestSentenceReader()
 
-    def ask(self, question: str, top_k: int = 5) -> AskResult:
+    def ask(self, question: str, top_k: int = 5, where: SearchFilter | None = None) -> AskResult:
         started = time.perf_counter()
-        hits = self.retriever.search_lexical(question, max(top_k * 3, 10))
+        hits = self.retriever.search_lexical(question, max(top_k * 3, 10), where)
         answers = self.reader.read(question, hits)
         took = (time.perf_counter() - started) * 1000
         return AskResult(question, answers[0] if answers else None, one_per_article(hits, top_k), took)
@@ -221,8 +222,10 @@ def evaluate(
     *,
     baseline: bool = True,
     progress: Callable[[int], object] | None = None,
+    where: SearchFilter | None = None,
 ) -> dict[str, Figures]:
-    """Ask every question; figures for newsqa and, from the same run, the baseline."""
+    """Ask every question (among the articles `where` allows); figures for newsqa and, from the
+    same run, the baseline."""
     systems: dict[str, Any] = {"newsqa": answerer}
     if baseline:
         systems["baseline"] = BaselineAnswerer(answerer)
@@ -230,7 +233,7 @@ def evaluate(
     for i, q in enumerate(questions):
         qtype = analyze(q.question).qtype.value
         for name, system in systems.items():
-            tallies[name].add(q, system.ask(q.question, top_k=5), qtype)
+            tallies[name].add(q, system.ask(q.question, top_k=5, where=where), qtype)
         if progress:
             progress(i + 1)
     return {name: tally.figures() for name, tally in tallies.items()}

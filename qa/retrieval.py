@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from newsqa.index.backend import PassageKey, Ranked, Store
 from newsqa.index.embedders import Embedder
-from newsqa.index.store import IndexSnapshot
-from newsqa.index.text import terms
+from newsqa.index.filters import SearchFilter
 from newsqa.qa.types import Hit
 
 logger = logging.getLogger(__name__)
@@ -50,76 +50,86 @@ def _minmax(scores: np.ndarray) -> np.ndarray:
 
 
 class HybridRetriever:
-    """Finds the passages most likely to answer a question."""
+    """Finds the passages most likely to answer a question.
 
-    def __init__(
-        self, snapshot: IndexSnapshot, embedder: Embedder, params: FusionParams | None = None
-    ) -> None:
-        self.snapshot = snapshot
+    Both searches go to the store, each with the search filter, and are fused
+    here, the same way whichever backend holds the index.
+    """
+
+    def __init__(self, store: Store, embedder: Embedder, params: FusionParams | None = None) -> None:
+        self.store = store
         self.embedder = embedder
         self.params = params or FusionParams()
 
-    def search(self, question: str, k: int | None = None, prefer_article: str | None = None) -> list[Hit]:
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        where: SearchFilter | None = None,
+        prefer_article: str | None = None,
+    ) -> list[Hit]:
         """Fused hits, best first, up to `k` (default: the candidate pool size).
 
         Args:
+            where: only the passages of the articles this filter allows.
             prefer_article: an article whose passages get `PREFER_BOOST` (the previous
                 turn's, for a follow-up): preferred among the candidates, never forced in.
         """
         k = k or self.params.candidates
         pool = max(k, self.params.candidates)
-        lex_rows, lex_scores = self.snapshot.lexical_search(terms(question), pool)
+        lexical = self.store.lexical_search(question, pool, where)
         query = self.embedder.embed_queries([question])[0]
-        dense_rows, dense_scores = self.snapshot.dense_search(query, pool)
-        fused = self._fuse(lex_rows, lex_scores, dense_rows, dense_scores)
+        dense = self.store.dense_search(query, pool, where)
+        fused = self.fuse(lexical, dense)
         if prefer_article:
-            for p in self.snapshot.article_passages(prefer_article):
-                if p.row in fused:
-                    score, lexical, dense = fused[p.row]
-                    fused[p.row] = (score + PREFER_BOOST, lexical, dense)
+            for key in self.store.passage_keys(prefer_article):
+                if key in fused:
+                    score, lexical_score, dense_score = fused[key]
+                    fused[key] = (score + PREFER_BOOST, lexical_score, dense_score)
         top = sorted(fused.items(), key=lambda kv: -kv[1][0])[:k]
-        stored = self.snapshot.passages(row for row, _ in top)
+        stored = self.store.passages(key for key, _ in top)
         hits = []
-        for row, (score, lexical, dense) in top:
-            if row in stored:
-                s = stored[row]
-                hits.append(Hit(s.passage, s.article, score, lexical, dense))
+        for key, (score, lexical_score, dense_score) in top:
+            if key in stored:
+                s = stored[key]
+                hits.append(Hit(s.passage, s.article, score, lexical_score, dense_score))
         return hits
 
-    def search_lexical(self, question: str, k: int) -> list[Hit]:
+    def search_lexical(self, question: str, k: int, where: SearchFilter | None = None) -> list[Hit]:
         """BM25 alone, best first (for the baseline and for comparisons)."""
-        rows, scores = self.snapshot.lexical_search(terms(question), k)
-        stored = self.snapshot.passages(rows.tolist())
-        top = float(scores[0]) if len(scores) else 1.0
+        ranked = self.store.lexical_search(question, k, where)
+        stored = self.store.passages(key for key, _ in ranked)
+        top = ranked[0][1] if ranked else 1.0
         return [
-            Hit(stored[r].passage, stored[r].article, float(s) / top, float(s), 0.0)
-            for r, s in zip(rows.tolist(), scores.tolist(), strict=True)
-            if r in stored
+            Hit(stored[key].passage, stored[key].article, score / top, score, 0.0)
+            for key, score in ranked
+            if key in stored
         ]
 
-    def _fuse(
-        self, lex_rows: np.ndarray, lex_scores: np.ndarray, dense_rows: np.ndarray, dense_scores: np.ndarray
-    ) -> dict[int, tuple[float, float, float]]:
-        lexical = {int(r): float(s) for r, s in zip(lex_rows, lex_scores, strict=True)}
-        dense = {int(r): float(s) for r, s in zip(dense_rows, dense_scores, strict=True)}
-        fused: dict[int, tuple[float, float, float]] = {}
+    def fuse(self, lexical: Ranked, dense: Ranked) -> dict[PassageKey, tuple[float, float, float]]:
+        """Each candidate's (fused, lexical, dense) score."""
+        lex = dict(lexical)
+        den = dict(dense)
+        # Lexical order first, then dense-only candidates: ties break the same way in every backend.
+        candidates = list(lex) + [key for key in den if key not in lex]
+        fused: dict[PassageKey, tuple[float, float, float]] = {}
         if self.params.method == "rrf":
-            lex_rank = {r: i for i, r in enumerate(lexical)}
-            dense_rank = {r: i for i, r in enumerate(dense)}
-            for r in lexical.keys() | dense.keys():
-                score = sum(1.0 / (RRF_K + 1 + rank[r]) for rank in (lex_rank, dense_rank) if r in rank)
-                fused[r] = (score, lexical.get(r, 0.0), dense.get(r, 0.0))
+            lex_rank = {key: i for i, key in enumerate(lex)}
+            dense_rank = {key: i for i, key in enumerate(den)}
+            for key in candidates:
+                score = sum(1.0 / (RRF_K + 1 + rank[key]) for rank in (lex_rank, dense_rank) if key in rank)
+                fused[key] = (score, lex.get(key, 0.0), den.get(key, 0.0))
             return fused
         w = self.params.lexical_weight
         lex_norm = dict(
-            zip(lexical, _minmax(np.array(list(lexical.values()), dtype=np.float32)).tolist(), strict=True)
+            zip(lex, _minmax(np.array(list(lex.values()), dtype=np.float32)).tolist(), strict=True)
         )
         dense_norm = dict(
-            zip(dense, _minmax(np.array(list(dense.values()), dtype=np.float32)).tolist(), strict=True)
+            zip(den, _minmax(np.array(list(den.values()), dtype=np.float32)).tolist(), strict=True)
         )
-        for r in lexical.keys() | dense.keys():
-            score = w * lex_norm.get(r, 0.0) + (1 - w) * dense_norm.get(r, 0.0)
-            fused[r] = (score, lexical.get(r, 0.0), dense.get(r, 0.0))
+        for key in candidates:
+            score = w * lex_norm.get(key, 0.0) + (1 - w) * dense_norm.get(key, 0.0)
+            fused[key] = (score, lex.get(key, 0.0), den.get(key, 0.0))
         return fused
 
 

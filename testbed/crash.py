@@ -111,7 +111,7 @@ def index_state(root: Path) -> State | None:
         return None
     snapshot = IndexSnapshot.open(root)  # raises when any part cannot be loaded
     try:
-        reader = ArticleReader(snapshot.generation / DB_FILE)
+        reader = ArticleReader(snapshot.generation_dir / DB_FILE)
         try:
             return {a.id: fp for a, fp, _ in reader.articles_with_fingerprints()}
         finally:

@@ -228,6 +228,6 @@ def test_the_default_embedder_matches_english_questions_to_chinese_text_by_meani
     vector = answerer.embedder.embed_queries(
         ["How many teams took part in the final of the etiquette contest?"]
     )[0]
-    rows, _ = answerer.snapshot.dense_search(vector, 1)
-    (best,) = answerer.snapshot.passages(rows.tolist()).values()
+    ranked = answerer.snapshot.dense_search(vector, 1)
+    (best,) = answerer.snapshot.passages(key for key, _ in ranked).values()
     assert "礼仪" in best.article.title

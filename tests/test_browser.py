@@ -339,3 +339,57 @@ def test_the_api_docs_render_offline(browser, server, path, ready):
     page.screenshot(path=str(ARTIFACTS / f"docs{path.replace('/', '-')}.png"))
     context.close()
     assert page.problems == []
+
+
+def test_the_filters_answer_only_from_the_articles_they_allow(page, server):
+    page.goto(server + "/")
+    filters = page.locator("details.filters")
+    assert not filters.locator("input[name=source]").is_visible()  # folded until wanted
+    filters.locator("summary").click()
+    page.fill("input[name=source]", "南国早报")  # no article of the sample is from it
+    nothing = ask(page, "柳州市委书记是谁？")
+    assert nothing.locator(".no-answer").count() == 1 and nothing.locator("details.passages").count() == 0
+    assert "放宽筛选" in nothing.locator(".hint").inner_text()  # says why, not "see the passages below"
+    page.fill("input[name=source]", "柳州日报")
+    page.fill("input[name=since]", "2024-08-01")
+    turn = ask(page, "柳州市委书记是谁？")
+    assert turn.locator(".short-answer").inner_text() == "张晓钦"
+    assert page.locator("input[name=source]").input_value() == "柳州日报"  # kept for the next question
+    page.screenshot(path=str(ARTIFACTS / "chat-filters.png"))
+
+
+def test_phone_width_filters(browser, server):
+    context = browser.new_context(
+        locale="zh-CN", viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
+    page = watched(context)
+    page.goto(server + "/")
+    page.locator("details.filters summary").click()
+    page.fill("input[name=source]", "柳州日报")
+    page.fill("input[name=until]", "2024-08-31")
+    turn = ask(page, "柳州市委书记是谁？")
+    assert turn.locator(".short-answer").inner_text() == "张晓钦"
+    # The open control wraps above the input bar: nothing spills sideways, the question field stays usable.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    for field in ("input[name=since]", "input[name=until]", "input[name=source]", "#question"):
+        box = page.locator(field).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], field
+    assert reply_in_view(page)
+    page.screenshot(path=str(ARTIFACTS / "chat-phone-filters.png"))
+    context.close()
+    assert page.problems == []
+
+
+def test_without_javascript_the_filters_travel_with_the_form(browser, server):
+    context = browser.new_context(locale="zh-CN", java_script_enabled=False)
+    page = context.new_page()
+    page.goto(server + "/")
+    page.locator("details.filters summary").click()
+    page.fill("input[name=source]", "南国早报")
+    page.fill("#question", "柳州市委书记是谁？")
+    page.press("#question", "Enter")
+    page.wait_for_load_state()
+    assert page.locator("#latest .no-answer").count() == 1
+    assert page.locator("input[name=source]").input_value() == "南国早报"  # the page came back with it
+    assert page.locator("details.filters").get_attribute("open") is not None
+    context.close()

@@ -15,7 +15,6 @@ from newsqa.index.embedders import HASHING_MODEL, HashingEmbedder, load_embedder
 from newsqa.index.layout import IndexLayout
 from newsqa.index.sources import read_sources
 from newsqa.index.store import IndexSnapshot
-from newsqa.index.text import terms
 from newsqa.index.vectors import AnnParams, FaissStore
 
 
@@ -170,8 +169,8 @@ def test_each_disagreement_is_found_then_repaired(index, name):
     assert IndexLayout(index).pointer() != before
     assert check_index(index, load_embedder).ok
     snapshot = IndexSnapshot.open(index)
-    rows, _ = snapshot.lexical_search(terms("螺蛳粉全产业链销售收入"), 3)
-    assert "螺蛳粉" in snapshot.passages(rows.tolist())[int(rows[0])].passage.text
+    (top, _), *_ = snapshot.lexical_search("螺蛳粉全产业链销售收入", 3)
+    assert "螺蛳粉" in snapshot.passages([top])[top].passage.text
 
 
 def test_repair_keeps_sound_vectors_and_embeds_only_the_rest(index):

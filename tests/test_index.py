@@ -16,7 +16,6 @@ from newsqa.index.embedders import HashingEmbedder
 from newsqa.index.layout import IndexLayout, Manifest
 from newsqa.index.sources import read_sources
 from newsqa.index.store import IndexSnapshot
-from newsqa.index.text import terms
 from newsqa.index.vectors import AnnParams
 from tests.helpers import FIXTURES, hashing_writer, write_jsonl
 
@@ -39,8 +38,8 @@ def test_build_stores_articles_passages_vectors_and_manifest(sample_index, sampl
     for article in articles:
         for p in snap.article_passages(article.id):
             assert article.text[p.start : p.end] == p.text
-    rows, _ = snap.lexical_search(terms("螺蛳粉全产业链销售收入"), 3)
-    top = snap.passages(rows.tolist())[int(rows[0])]
+    ranked = snap.lexical_search("螺蛳粉全产业链销售收入", 3)
+    top = snap.passages(key for key, _ in ranked)[ranked[0][0]]
     assert "螺蛳粉" in top.passage.text and top.article.source == "柳州日报"
 
 
@@ -80,8 +79,8 @@ def test_update_replaces_an_article_and_remove_drops_it(tmp_path):
     snap = IndexSnapshot.open(root)
     snap.check()
     assert snap.article("x") is None and snap.article("y") is not None
-    rows, _ = snap.lexical_search(terms("新的正文"), 5)
-    assert not set(rows.tolist()) & {p.row for p in snap.article_passages("x")}
+    rows = {key for key, _ in snap.lexical_search("新的正文", 5)}
+    assert not rows & {p.row for p in snap.article_passages("x")}
 
 
 def test_hnsw_above_the_threshold_keeps_add_update_and_remove(tmp_path):
@@ -97,8 +96,8 @@ def test_hnsw_above_the_threshold_keeps_add_update_and_remove(tmp_path):
 
     def dense_rows(text: str, k: int = 5) -> list[int]:
         snap = IndexSnapshot.open(root)
-        rows, _ = snap.dense_search(HashingEmbedder().embed_queries([passage_view("新增", text)])[0], k)
-        return rows.tolist()
+        ranked = snap.dense_search(HashingEmbedder().embed_queries([passage_view("新增", text)])[0], k)
+        return [int(key) for key, _ in ranked]
 
     fresh = {"id": "new", "title": "新增", "text": "一篇新加入的报道，讲述港口夜市的变化。"}
     writer.add(read_sources([write_jsonl(tmp_path / "b.jsonl", [fresh])]))

@@ -143,8 +143,8 @@ def test_hf_reader_missing_model_is_a_clear_error(sample_index, tmp_path):
 def _dense_top_article(root, question: str) -> str:
     """The article of the best passage by the vectors alone (no BM25), as the index's embedder sees it."""
     answerer = Answerer.load(root)
-    rows, _ = answerer.snapshot.dense_search(answerer.embedder.embed_queries([question])[0], 1)
-    (best,) = answerer.snapshot.passages(rows.tolist()).values()
+    ranked = answerer.snapshot.dense_search(answerer.embedder.embed_queries([question])[0], 1)
+    (best,) = answerer.snapshot.passages(key for key, _ in ranked).values()
     return best.article.title
 
 

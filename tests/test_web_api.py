@@ -221,7 +221,7 @@ def test_health_index_info_and_docs(client, sample_index):
     health = client.get("/healthz").json()
     assert health["ok"] is True and health["generation"].startswith("gen-")
     info = client.get("/api/index").json()
-    assert info["index_dir"] == str(sample_index) and info["generation"] == health["generation"]
+    assert info["index"] == str(sample_index) and info["generation"] == health["generation"]
     assert info["articles"] == 7 and info["model"] == "use-multilingual-v3"
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]

@@ -200,7 +200,7 @@ def test_demo_builds_the_sample_once_and_serves_it(tmp_path):
             data["passages"][0]["source"] == "柳州日报" and data["passages"][0]["published"] == "2024-08-02"
         )
         info = httpx.get(f"{url}/api/index", timeout=10).json()
-        assert info["articles"] == 7 and info["index_dir"] == str(index_dir)
+        assert info["articles"] == 7 and info["index"] == str(index_dir)
     assert "indexing the bundled sample" in log.read_text()
     assert f"newsqa: serving {index_dir} on {url}/ with 2 worker(s) (Ctrl-C to stop)" in log.read_text()
     # A second start serves the index it built.

@@ -35,7 +35,7 @@ RELOAD_FILE = "reload-requested"
 
 
 def create_app(settings: Settings | None = None, run_dir: Path | None = None) -> FastAPI:
-    """The newsqa web app over the index in `settings.index_dir`.
+    """The newsqa web app over the index the settings name (`backend`, `index_dir`, `milvus_*`).
 
     Args:
         settings: defaults to `Settings()` (the environment).

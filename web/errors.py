@@ -120,6 +120,13 @@ def validation_message(errors: Any) -> str:
             messages.append(f'"{field}" must be between {_bounds(field)}, got {_json_repr(value)}')
         elif kind.startswith("int_"):
             messages.append(f'"{field}" must be a whole number, got {_json_repr(value)}')
+        elif kind == "string_too_short":
+            least = ctx.get("min_length", 1)
+            messages.append(
+                f'"{field}" must not be empty'
+                if least == 1
+                else f'"{field}" is too short: at least {least} characters'
+            )
         elif kind.startswith("string_") and kind != "string_too_long":
             messages.append(f'"{field}" must be a string, got {_json_type(value)}')
         elif kind == "string_too_long":

@@ -1,10 +1,13 @@
 """The answerer a server is using, and the switch to a rebuilt index while it serves.
 
-`newsqa index build/add/remove` publish a new generation by replacing the
-index's CURRENT pointer. `LiveAnswerer` loads the new generation beside the
-old one (in a background thread, or on `POST /admin/reload`) and then swaps
-one reference: a request holds the answerer it started with, so requests in
-flight finish on the old generation, which stays on disk for one more swap.
+A rebuild publishes a new generation: with the local backend, `newsqa index
+build/add/remove` replace the index's CURRENT pointer; with Milvus, `index
+build` switches the collection alias (`index add/remove` write into the live
+collections in place, and are seen at once). `LiveAnswerer` watches the
+backend's pointer, loads the new generation beside the old one (in a
+background thread, or on `POST /admin/reload`) and then swaps one reference: a
+request holds the answerer it started with, so requests in flight finish on
+the old generation, which both backends keep for one more switch.
 
 A server of several worker processes has one `LiveAnswerer` in each. Each
 watches the pointer itself; `POST /admin/reload` reaches one of them, which
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from newsqa.config import Settings
 from newsqa.errors import NewsQAError
-from newsqa.index.layout import IndexLayout
+from newsqa.index.backend import open_backend
 from newsqa.qa.answerer import Answerer
 
 logger = logging.getLogger(__name__)
@@ -34,7 +37,7 @@ class IndexLoadFailed(NewsQAError):
 
 
 class LiveAnswerer:
-    """Holds the current `Answerer` of one index directory; replaces it when the index changes."""
+    """Holds the current `Answerer` of one index; replaces it when the index changes."""
 
     def __init__(
         self,
@@ -44,7 +47,7 @@ class LiveAnswerer:
         reload_signal: Path | None = None,
     ) -> None:
         self.settings = settings
-        self.layout = IndexLayout(settings.index_dir)
+        self.backend = open_backend(settings)
         self.watch_interval = watch_interval
         self.reload_signal = reload_signal
         self._signal_seen = self._read_signal()
@@ -56,8 +59,8 @@ class LiveAnswerer:
         self._watcher: threading.Thread | None = None
 
     @property
-    def index_dir(self) -> Path:
-        return self.layout.root
+    def location(self) -> str:
+        return self.backend.location
 
     def current(self) -> Answerer:
         """The answerer to use for one request.
@@ -73,7 +76,7 @@ class LiveAnswerer:
     @property
     def generation(self) -> str | None:
         answerer = self._answerer
-        return answerer.snapshot.generation.name if answerer is not None else None
+        return answerer.snapshot.generation if answerer is not None else None
 
     def load(self) -> bool:
         """Load the live generation if it is not the one in use; True when it switched.
@@ -83,7 +86,7 @@ class LiveAnswerer:
         again until the pointer moves.
         """
         with self._load_lock:
-            pointer = self.layout.pointer()
+            pointer = self.backend.pointer()
             if self._answerer is not None and pointer == self.generation:
                 return False
             try:
@@ -97,9 +100,9 @@ class LiveAnswerer:
                 logger.warning("index not loaded: %s", exc)
                 return False
             except Exception as exc:  # a bug: keep serving what we have, say why in the log
-                message = f"could not load the index at {self.index_dir}: {exc!r}"
+                message = f"could not load the index at {self.location}: {exc!r}"
                 self._failed(pointer, IndexLoadFailed(message))
-                logger.exception("index not loaded: %s", self.index_dir)
+                logger.exception("index not loaded: %s", self.location)
                 return False
             previous = self.generation
             self._answerer = answerer  # the swap: one reference, atomic for readers
@@ -115,7 +118,7 @@ class LiveAnswerer:
     def reload(self) -> bool:
         """Load the live generation now (POST /admin/reload); raise when it cannot be loaded."""
         switched = self.load()
-        pointer = self.layout.pointer()
+        pointer = self.backend.pointer()
         if not switched and pointer is not None and pointer == self._failed_pointer:
             raise self._error or NewsQAError(f"could not load index generation {pointer}")
         if self._answerer is None:
@@ -165,8 +168,10 @@ class LiveAnswerer:
                     self.load()
                 if not self.settings.watch_index:
                     continue
-                pointer = self.layout.pointer()
+                pointer = self.backend.pointer()
                 if pointer is not None and pointer != self.generation and pointer != self._failed_pointer:
                     self.load()
+            except NewsQAError as exc:  # e.g. a Milvus server that went away: keep serving what we have
+                logger.warning("index watcher: %s", exc)
             except Exception:  # the watcher must outlive any one bad generation
-                logger.exception("index watcher: could not check or load %s", self.index_dir)
+                logger.exception("index watcher: could not check or load %s", self.location)

@@ -44,6 +44,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "zh": {
         "no_answer": "没有找到答案",
         "no_answer_hint": "报纸里没有找到能回答这个问题的句子。可以换个问法，或看看下面的相关段落。",
+        "filtered_out": "筛选的日期和来源里没有相关的文章。可以放宽筛选再问。",
         "source": "出处：",
         "local": "本地",
         "other_passages": "其他相关段落",
@@ -62,6 +63,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no_answer": "No answer found",
         "no_answer_hint": "No sentence in the papers answers this. Try asking another way, "
         "or look at the related passages below.",
+        "filtered_out": "No article in the chosen days and sources is related. Widen the filter and ask again.",
         "source": "Source: ",
         "local": "local copy",
         "other_passages": "Other related passages",

@@ -4,8 +4,9 @@
 one producer of the answer's JSON) returns, plus the id of the conversation the
 server keeps. The JSON API returns it and the chat pages render from it, so the
 three can't drift apart. To add a field to the answer, add it to
-`AskResult.to_dict()` and here; to add one to the request (e.g. search
-filters), add it to `AskRequest` and pass it on in `routes/api.py`.
+`AskResult.to_dict()` and here; to add one to the request (as the search
+filters `since`, `until`, `source` are), add it to `AskRequest` and pass it on
+in `routes/api.py`.
 """
 
 import re
@@ -15,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, Field, StrictInt, StrictStr
 
 from newsqa.config import CONTEXT_TURNS_MAX, TOP_K_MAX
 from newsqa.errors import InvalidQuestion
+from newsqa.index.filters import SearchFilter
 from newsqa.qa.conversation import Turn
 from newsqa.qa.types import AskResult
 from newsqa.qa.validation import clean_text
@@ -23,6 +25,10 @@ ARTICLE_ID_MAX = 256
 """The longest article id the web layer passes on to the store."""
 TEXT_MAX = 2000
 """The longest text of a context turn (a question, its resolved form, an answer)."""
+FILTER_TEXT_MAX = 100
+"""The longest date or source name a search filter takes."""
+FILTER_SOURCES_MAX = 20
+"""The most sources one search filter names."""
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -52,6 +58,9 @@ def _conversation_id(value: str) -> str:
 
 
 Text = Annotated[StrictStr, Field(max_length=TEXT_MAX), AfterValidator(_text)]
+FilterDay = Annotated[StrictStr, Field(max_length=FILTER_TEXT_MAX)]
+SourceName = Annotated[StrictStr, Field(max_length=FILTER_TEXT_MAX)]
+Sources = SourceName | Annotated[list[SourceName], Field(max_length=FILTER_SOURCES_MAX)]
 ArticleId = Annotated[StrictStr, AfterValidator(_article_id)]
 ConversationId = Annotated[StrictStr, AfterValidator(_conversation_id)]
 
@@ -107,6 +116,21 @@ class AskRequest(BaseModel):
         description="Continue the conversation an earlier /ask returned; the server keeps "
         "its turns for a while (NEWSQA_CONVERSATION_TTL_S).",
     )
+    since: FilterDay | None = Field(
+        None, description="Only articles published on or after this day.", examples=["2024-08-01"]
+    )
+    until: FilterDay | None = Field(
+        None, description="Only articles published on or before this day.", examples=["2024-08-31"]
+    )
+    source: Sources | None = Field(
+        None,
+        description="Only articles from this source, or from one of these (exact names).",
+        examples=["柳州日报"],
+    )
+
+    def search_filter(self) -> SearchFilter | None:
+        """The search filter the request asks for (BadFilter, a 422, for a date that is not one)."""
+        return SearchFilter.of(self.since, self.until, self.source)
 
 
 # ---------------------------------------------------------------- the response

@@ -3,11 +3,18 @@
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from newsqa.cli.common import index_option, index_writer, settings_from
+from newsqa.cli.common import (
+    backend_options,
+    filter_options,
+    index_option,
+    index_writer,
+    search_filter,
+    settings_from,
+)
 from newsqa.config import TOP_K_MAX
 
 if TYPE_CHECKING:
@@ -45,22 +52,31 @@ def citation(article: "ArticleRef") -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
 @reader_option
 @click.option("--model", default=None, help="Expect the index to be built with this embedder (checked).")
+@filter_options
+@backend_options
 def ask(
     question: str,
-    index_dir: Path | None,
     top_k: int | None,
     as_json: bool,
     reader: str | None,
     model: str | None,
+    since: str | None,
+    until: str | None,
+    sources: tuple[str, ...],
+    **opts: Any,
 ) -> None:
-    """Answer QUESTION from the index, with the passage and article it comes from."""
+    """Answer QUESTION from the index, with the passage and article it comes from.
+
+    --since, --until and --source answer only from the articles they allow.
+    """
     from newsqa.qa.answerer import Answerer
     from newsqa.qa.validation import clean_question
 
-    settings = settings_from(index_dir=index_dir, top_k=top_k, reader=reader)
+    where = search_filter(since, until, sources)
+    settings = settings_from(top_k=top_k, reader=reader, **opts)
     question = clean_question(question, settings.max_question_chars)  # before the slow load
     answerer = Answerer.load(settings=settings, model=model)
-    result = answerer.ask(question, top_k=settings.top_k)
+    result = answerer.ask(question, top_k=settings.top_k, where=where)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -99,6 +115,8 @@ def ask(
 @reader_option
 @click.option("--model", default=None, help="Embedder for a new index [default use-multilingual-v3].")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@filter_options
+@backend_options
 def evaluate_command(
     file: Path,
     index_dir: Path | None,
@@ -107,6 +125,10 @@ def evaluate_command(
     reader: str | None,
     model: str | None,
     as_json: bool,
+    since: str | None,
+    until: str | None,
+    sources: tuple[str, ...],
+    **opts: Any,
 ) -> None:
     """Evaluate on a SQuAD-style FILE, open-domain over all of its contexts.
 
@@ -119,25 +141,31 @@ def evaluate_command(
 
     from tqdm import tqdm
 
-    from newsqa.index.layout import IndexLayout
+    from newsqa.index.backend import open_backend
     from newsqa.index.sources import read_sources
     from newsqa.qa.answerer import Answerer
     from newsqa.qa.evaluate import evaluate, figures_table, load_squad
 
+    where = search_filter(since, until, sources)
     questions, n_articles = load_squad(file, lambda message: click.echo(f"skipped {message}", err=True))
     if limit:
         questions = questions[:limit]
     with tempfile.TemporaryDirectory(prefix="newsqa-eval-") as tmp:
         root = index_dir or Path(tmp) / "index"
-        settings = settings_from(index_dir=root, reader=reader, model=model)
-        if not IndexLayout(root).exists():
-            click.echo(f"indexing {file} into {root} ...", err=True)
+        settings = settings_from(index_dir=root, reader=reader, model=model, **opts)
+        backend = open_backend(settings)
+        if not backend.exists():
+            click.echo(f"indexing {file} into {backend.location} ...", err=True)
             report = index_writer(settings).build(read_sources([file]))
             click.echo(report.summary(), err=True)
         answerer = Answerer.load(settings=settings, model=model)
         with tqdm(total=len(questions), desc="asking", disable=not sys.stderr.isatty(), leave=False) as bar:
             results = evaluate(
-                answerer, questions, baseline=not no_baseline, progress=lambda _done: bar.update(1)
+                answerer,
+                questions,
+                baseline=not no_baseline,
+                progress=lambda _done: bar.update(1),
+                where=where,
             )
     if as_json:
         figures = {k: asdict(v) for k, v in results.items()}

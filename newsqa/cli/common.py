@@ -13,8 +13,12 @@ from newsqa.config import Settings
 from newsqa.errors import NewsQAError
 
 if TYPE_CHECKING:
+    from newsqa.index.backend import StoreWriter
     from newsqa.index.builder import IndexWriter
+    from newsqa.index.chunking import PassageSplitter
+    from newsqa.index.embedders import Embedder
     from newsqa.index.fetch import Fetcher
+    from newsqa.index.filters import SearchFilter
     from newsqa.index.sources import SourceProblem
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -60,6 +64,49 @@ index_option = click.option(
     default=None,
     help="Index directory [default: $NEWSQA_INDEX_DIR, else ~/.local/share/newsqa/index].",
 )
+
+backend_options = options(
+    click.option(
+        "--backend",
+        type=click.Choice(["local", "milvus"]),
+        default=None,
+        help="Where the index lives: local (the index directory) or milvus [default: $NEWSQA_BACKEND, else local].",
+    ),
+    click.option(
+        "--milvus-uri",
+        default=None,
+        help="With --backend milvus: ./newsqa.milvus.db (Milvus Lite, embedded) or http://host:19530 "
+        "(a Milvus server; token in NEWSQA_MILVUS_TOKEN).",
+    ),
+    click.option(
+        "--milvus-collection",
+        default=None,
+        help="With --backend milvus: the index's name (a collection alias) [default newsqa].",
+    ),
+)
+
+filter_options = options(
+    click.option(
+        "--since", default=None, help="Only articles published on or after this day, e.g. 2024-08-01."
+    ),
+    click.option(
+        "--until", default=None, help="Only articles published on or before this day, e.g. 2024-08-31."
+    ),
+    click.option(
+        "--source",
+        "sources",
+        multiple=True,
+        help="Only articles from this source, e.g. 柳州日报 (repeat for several).",
+    ),
+)
+
+
+def search_filter(since: str | None, until: str | None, sources: tuple[str, ...]) -> "SearchFilter | None":
+    """The search filter the --since/--until/--source flags describe, or None."""
+    from newsqa.index.filters import SearchFilter
+
+    return SearchFilter.of(since, until, sources)
+
 
 source_options = options(
     click.option(
@@ -138,16 +185,26 @@ def echo_notice(message: str) -> None:
     click.echo(f"newsqa: {message}", err=True)
 
 
-def index_writer(settings: Settings, *, wait: bool = True) -> "IndexWriter":
-    """The index writer the settings describe, reporting skipped sources and waits on stderr."""
+def index_writer(settings: Settings, *, wait: bool = True) -> "StoreWriter":
+    """The index writer the settings describe (backend, embedder, chunking), reporting skipped
+    sources on stderr. A local index's writer waits for another writer unless `wait` is False."""
+    if settings.backend == "local":
+        return local_index_writer(settings, wait=wait)
+    from newsqa.index.backend import open_backend
+
+    embedder, splitter = _embedder_and_splitter(settings)
+    return open_backend(settings).writer(
+        embedder, splitter, progress=sys.stderr.isatty(), on_problem=echo_problem
+    )
+
+
+def local_index_writer(settings: Settings, *, wait: bool = True) -> "IndexWriter":
+    """The writer of the local index at `settings.index_dir`, with its lock (waits said on
+    stderr) and the fault stages of NEWSQA_FAULT."""
     from newsqa.index.builder import IndexWriter
-    from newsqa.index.chunking import PassageSplitter
-    from newsqa.index.embedders import load_embedder
     from newsqa.index.faults import stage_hook
 
-    embedder = load_embedder(
-        settings.model, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
-    )
+    embedder, splitter = _embedder_and_splitter(settings)
     try:
         on_stage = stage_hook(settings.fault, IndexWriter.STAGES)
     except ValueError as exc:
@@ -155,13 +212,23 @@ def index_writer(settings: Settings, *, wait: bool = True) -> "IndexWriter":
     return IndexWriter(
         settings.index_dir,
         embedder,
-        PassageSplitter(settings.passage_chars, settings.passage_overlap),
+        splitter,
         progress=sys.stderr.isatty(),
         on_problem=echo_problem,
         wait=wait,
         on_notice=echo_notice,
         on_stage=on_stage,
     )
+
+
+def _embedder_and_splitter(settings: Settings) -> tuple["Embedder", "PassageSplitter"]:
+    from newsqa.index.chunking import PassageSplitter
+    from newsqa.index.embedders import load_embedder
+
+    embedder = load_embedder(
+        settings.model, device=settings.device, batch_size=settings.batch_size, threads=settings.threads
+    )
+    return embedder, PassageSplitter(settings.passage_chars, settings.passage_overlap)
 
 
 def fetcher(settings: Settings) -> "Fetcher":

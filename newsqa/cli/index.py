@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from newsqa.cli.common import (
+    backend_options,
     dry_run_options,
     echo_problem,
     fetcher,
     index_option,
     index_writer,
+    local_index_writer,
     settings_from,
     source_options,
     wait_option,
@@ -61,6 +63,8 @@ def _dry_run(items: Iterable["Article | SourceProblem"], as_json: bool) -> None:
 
 
 def _run_write(op: str, sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: Any) -> None:
+    from newsqa.index.backend import open_backend
+
     defaults = opts.pop("source_name"), opts.pop("published"), opts.pop("url")
     no_wait = opts.pop("no_wait")
     settings = settings_from(**opts)
@@ -72,7 +76,7 @@ def _run_write(op: str, sources: tuple[str, ...], dry_run: bool, as_json: bool, 
         writer = index_writer(settings, wait=not no_wait)
         report = getattr(writer, op)(items)
     click.echo(report.summary())
-    click.echo(f"index: {settings.index_dir}")
+    click.echo(f"index: {open_backend(settings).location}")
 
 
 @click.group("index")
@@ -83,6 +87,7 @@ def index_group() -> None:
 @index_group.command("build")
 @click.argument("sources", nargs=-1, required=True)
 @index_option
+@backend_options
 @writer_options
 @source_options
 @wait_option
@@ -99,6 +104,7 @@ def index_build(sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: 
 @index_group.command("add")
 @click.argument("sources", nargs=-1, required=True)
 @index_option
+@backend_options
 @writer_options
 @source_options
 @wait_option
@@ -112,6 +118,7 @@ def index_add(sources: tuple[str, ...], dry_run: bool, as_json: bool, **opts: An
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
 @index_option
+@backend_options
 @writer_options
 @source_options
 @wait_option
@@ -129,19 +136,17 @@ def ingest(paths: tuple[str, ...], dry_run: bool, as_json: bool, **opts: Any) ->
 @index_group.command("remove")
 @click.argument("article_ids", nargs=-1, required=True)
 @index_option
+@backend_options
 @wait_option
 @click.option("--model", default=None, hidden=True)
-def index_remove(
-    article_ids: tuple[str, ...], index_dir: Path | None, no_wait: bool, model: str | None
-) -> None:
+def index_remove(article_ids: tuple[str, ...], no_wait: bool, model: str | None, **opts: Any) -> None:
     """Remove articles by id (see `newsqa index info` or `ingest --dry-run` for ids)."""
-    from newsqa.index.layout import IndexLayout, Manifest
+    from newsqa.index.backend import open_backend
 
-    settings = settings_from(index_dir=index_dir, model=model)
+    settings = settings_from(model=model, **opts)
     if model is None:
         # Removing needs no embedding: take the model the index was built with.
-        manifest = Manifest.load(IndexLayout(settings.index_dir).current())
-        settings = settings_from(index_dir=index_dir, model=manifest.model)
+        settings = settings_from(model=open_backend(settings).manifest().model, **opts)
     report = index_writer(settings, wait=not no_wait).remove(article_ids)
     for missing in report.not_found:
         click.echo(f"not in the index: {missing}", err=True)
@@ -152,32 +157,26 @@ def index_remove(
 
 @index_group.command("info")
 @index_option
+@backend_options
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def index_info(index_dir: Path | None, as_json: bool) -> None:
+def index_info(as_json: bool, **opts: Any) -> None:
     """Show what the index holds and how it was built."""
-    from newsqa.index.layout import IndexLayout, Manifest
+    from newsqa.index.backend import open_backend
 
-    settings = settings_from(index_dir=index_dir)
-    layout = IndexLayout(settings.index_dir)
-    generation = layout.current()
-    manifest = Manifest.load(generation)
-    info = {
-        "index_dir": str(layout.root),
-        "generation": generation.name,
-        "size_bytes": layout.size_bytes(),
-        **manifest.to_dict(),
-    }
+    backend = open_backend(settings_from(**opts))
+    info = backend.info()
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2))
         return
-    click.echo(f"index:      {layout.root} ({generation.name}, {info['size_bytes'] / 1e6:.1f} MB)")
-    click.echo(f"articles:   {manifest.articles}")
-    click.echo(f"passages:   {manifest.passages}")
-    click.echo(f"model:      {manifest.model} ({manifest.dim} dimensions)")
-    click.echo(f"vectors:    {manifest.ann.get('kind')} {json.dumps(manifest.ann)}")
-    click.echo(f"chunking:   {json.dumps(manifest.chunking)}")
-    click.echo(f"built:      {manifest.built_at}, updated {manifest.updated_at}")
-    click.echo(f"format:     {manifest.format_version} (newsqa {manifest.newsqa_version})")
+    size = f", {info['size_bytes'] / 1e6:.1f} MB" if "size_bytes" in info else ""
+    click.echo(f"index:      {backend.location} ({info['generation']}{size})")
+    click.echo(f"articles:   {info['articles']}")
+    click.echo(f"passages:   {info['passages']}")
+    click.echo(f"model:      {info['model']} ({info['dim']} dimensions)")
+    click.echo(f"vectors:    {info['ann'].get('kind')} {json.dumps(info['ann'])}")
+    click.echo(f"chunking:   {json.dumps(info['chunking'])}")
+    click.echo(f"built:      {info['built_at']}, updated {info['updated_at']}")
+    click.echo(f"format:     {info['format_version']} (newsqa {info['newsqa_version']})")
 
 
 @index_group.command("check")
@@ -199,6 +198,11 @@ def index_check(index_dir: Path | None, repair: bool, no_wait: bool) -> None:
     from newsqa.index.embedders import load_embedder
 
     settings = settings_from(index_dir=index_dir)
+    if settings.backend != "local":
+        raise click.UsageError(
+            f"index check reads a local index directory; NEWSQA_BACKEND is {settings.backend!r} "
+            "(a Milvus server keeps its collections consistent itself)"
+        )
 
     def embedder(name: str) -> Any:
         return load_embedder(
@@ -218,7 +222,7 @@ def index_check(index_dir: Path | None, repair: bool, no_wait: bool) -> None:
     from newsqa.index.layout import Manifest
 
     manifest = Manifest.load(settings.index_dir / report.generation)
-    writer = index_writer(settings_from(index_dir=index_dir, model=manifest.model), wait=not no_wait)
+    writer = local_index_writer(settings_from(index_dir=index_dir, model=manifest.model), wait=not no_wait)
     done = writer.repair(reembed=report.model_mismatch)
     click.echo(
         f"repaired: {done.articles_total} articles, {done.passages_total} passages "

@@ -9,7 +9,14 @@ from typing import Any
 
 import click
 
-from newsqa.cli.common import index_option, index_writer, serve_options, settings_from, verbose
+from newsqa.cli.common import (
+    backend_options,
+    index_option,
+    index_writer,
+    serve_options,
+    settings_from,
+    verbose,
+)
 from newsqa.config import Settings
 
 
@@ -47,16 +54,21 @@ def run_server(settings: Settings, host: str, port: int, log: bool) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from newsqa.errors import IndexNotFound
-    from newsqa.index.layout import IndexLayout
+    from newsqa.index.backend import open_backend
+    from newsqa.index.milvus.client import is_lite
     from newsqa.web.app import create_app
 
-    if not IndexLayout(settings.index_dir).exists():
-        raise IndexNotFound(settings.index_dir)
+    backend = open_backend(settings)
+    backend.manifest()  # IndexNotFound (one line, before listening) when nothing is built there
+    workers = settings.workers
+    if workers > 1 and settings.backend == "milvus" and is_lite(settings.milvus_uri or ""):
+        raise click.ClickException(
+            "Milvus Lite lets one process at a time open its file: serve it with --workers 1, "
+            "or use a Milvus server (--milvus-uri http://host:19530)"
+        )
     sock = _bind(host, port)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{sock.getsockname()[1]}/"
-    workers = settings.workers
     # What the workers share. One process keeps its own, removed in its lifespan: uvicorn
     # re-raises SIGTERM after a single server stops, so no `finally` here would run.
     run_dir = Path(tempfile.mkdtemp(prefix="newsqa-serve-")) if workers > 1 else None
@@ -72,7 +84,7 @@ def run_server(settings: Settings, host: str, port: int, log: bool) -> None:
         timeout_graceful_shutdown=5,
         h11_max_incomplete_event_size=settings.max_header_bytes,
     )
-    line = f"newsqa: serving {settings.index_dir} on {url} with {workers} worker(s) (Ctrl-C to stop)"
+    line = f"newsqa: serving {backend.location} on {url} with {workers} worker(s) (Ctrl-C to stop)"
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
@@ -94,16 +106,17 @@ def run_server(settings: Settings, host: str, port: int, log: bool) -> None:
 
 @click.command("serve")
 @index_option
+@backend_options
 @serve_options
 @click.pass_context
-def serve(ctx: click.Context, index_dir: Path | None, host: str, port: int, workers: int | None) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int | None, **opts: Any) -> None:
     """Serve the chat page, article pages and the JSON API (/ask, /docs).
 
     The server follows rebuilds of the index: after `newsqa index build/add/remove`
     it switches to the new index without dropping a request. Set
     NEWSQA_RELOAD_TOKEN to also allow `POST /admin/reload`.
     """
-    run_server(settings_from(index_dir=index_dir, workers=workers), host, port, verbose(ctx))
+    run_server(settings_from(workers=workers, **opts), host, port, verbose(ctx))
 
 
 @click.command("demo")
@@ -113,11 +126,12 @@ def serve(ctx: click.Context, index_dir: Path | None, host: str, port: int, work
 def demo(ctx: click.Context, index_dir: Path | None, host: str, port: int, workers: int | None) -> None:
     """Serve the index; when there is none yet, index the bundled sample front page into it first.
 
-    Afterwards `newsqa ask` and `newsqa serve` use the same index, the sample's.
+    Afterwards `newsqa ask` and `newsqa serve` use the same index, the sample's. The demo
+    always uses a local index (NEWSQA_BACKEND does not apply).
     """
     from newsqa.index.layout import IndexLayout
 
-    settings = settings_from(index_dir=index_dir, workers=workers)
+    settings = settings_from(index_dir=index_dir, workers=workers, backend="local")
     if not IndexLayout(settings.index_dir).exists():
         click.echo(f"indexing the bundled sample into {settings.index_dir} ...", err=True)
         build_sample_index(settings)

@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from newsqa.cli.common import echo_problem, fetcher, index_option, index_writer, settings_from, writer_options
+from newsqa.cli.common import (
+    backend_options,
+    echo_problem,
+    fetcher,
+    index_option,
+    index_writer,
+    settings_from,
+    writer_options,
+)
 from newsqa.errors import NewsQAError
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -38,6 +46,7 @@ def _stop_on_sigterm() -> None:
 @click.option("--every", default="15m", show_default=True, help="Time between polls: 30s, 15m, 1h.")
 @click.option("--once", is_flag=True, help="Poll once and exit (for cron, and for trying it out).")
 @index_option
+@backend_options
 @writer_options
 @click.option("--source", "source_name", default=None, help="Source name for items whose feed has no title.")
 def watch(feeds: tuple[str, ...], every: str, once: bool, index_dir: Path | None, **opts: Any) -> None:
@@ -48,21 +57,31 @@ def watch(feeds: tuple[str, ...], every: str, once: bool, index_dir: Path | None
     carries only a summary (respecting robots.txt, one request per host per
     NEWSQA_FETCH_HOST_INTERVAL seconds), and adds them in one index update; a
     running `newsqa serve` shows them without a restart. What was seen is kept
-    in watch-state.json beside the index. A feed or page that fails is reported
+    in watch-state.json beside the index (with --backend milvus, in
+    watch-state-COLLECTION.json beside the index directory). A feed or page that fails is reported
     and tried again next poll; it never stops the others. Stop with Ctrl-C.
     """
     from newsqa.index.sources import SourceDefaults
-    from newsqa.index.watch import FeedWatcher
+    from newsqa.index.watch import STATE_FILE, FeedWatcher
 
     interval = parse_interval(every)
     source_name = opts.pop("source_name")
     settings = settings_from(index_dir=index_dir, **opts)
     writer = index_writer(settings)
+    if settings.backend == "milvus":
+        state_path = settings.index_dir.parent / f"watch-state-{settings.milvus_collection}.json"
+    else:
+        state_path = settings.index_dir / STATE_FILE
     _stop_on_sigterm()
     failed = False
     with fetcher(settings) as web:
         watcher = FeedWatcher(
-            writer, list(feeds), web, defaults=SourceDefaults(source=source_name), on_problem=echo_problem
+            writer,
+            list(feeds),
+            web,
+            state_path=state_path,
+            defaults=SourceDefaults(source=source_name),
+            on_problem=echo_problem,
         )
         try:
             while True:

@@ -6,11 +6,11 @@
 """
 
 from newsqa.config import Settings
-from newsqa.index.store import IndexSnapshot
+from newsqa.index.backend import Store
 from newsqa.qa.types import Reader
 
 
-def load_reader(spec: str, snapshot: IndexSnapshot, settings: Settings) -> Reader:
+def load_reader(spec: str, snapshot: Store, settings: Settings) -> Reader:
     """The reader `spec` names ('span', 'features' or 'hf:<name-or-path>'), not yet warmed up."""
     if spec.startswith("hf:"):
         from newsqa.qa.readers.hf import HFReader

@@ -9,10 +9,13 @@ from fastapi import APIRouter, Header, HTTPException, Query
 
 from newsqa.config import TOP_K_MAX
 from newsqa.errors import NewsQAError
+from newsqa.index.filters import SearchFilter
 from newsqa.qa.answerer import Answerer
 from newsqa.web.conversations import ConversationStore
 from newsqa.web.deps import AnswererDep, ConversationsDep, LiveDep, SettingsDep
 from newsqa.web.schemas import (
+    FILTER_SOURCES_MAX,
+    FILTER_TEXT_MAX,
     AskRequest,
     AskResponse,
     ContextTurn,
@@ -46,6 +49,7 @@ def answer(
     top_k: int,
     context: list[ContextTurn] | None,
     conversation_id: str | None,
+    where: SearchFilter | None = None,
 ) -> AskResponse:
     """Answer one question of a conversation and remember its turn.
 
@@ -59,7 +63,7 @@ def answer(
     else:
         conversation_id, stored = conversations.new_id(), []
     turns = context if context is not None else stored
-    result = answerer.ask(question, top_k=top_k, context=[t.to_turn() for t in turns])
+    result = answerer.ask(question, top_k=top_k, context=[t.to_turn() for t in turns], where=where)
     response = AskResponse.of(result, conversation_id)
     conversations.save(conversation_id, [*turns, ContextTurn.from_response(response)])
     return response
@@ -76,7 +80,8 @@ def ask_post(
     the `conversation_id` of the previous response, or the earlier turns as `context`.
     """
     top_k = body.top_k if body.top_k is not None else settings.top_k
-    return answer(answerer, conversations, body.question, top_k, body.context, body.conversation_id)
+    where = body.search_filter()
+    return answer(answerer, conversations, body.question, top_k, body.context, body.conversation_id, where)
 
 
 @router.get("/ask", response_model=AskResponse, responses=ASK_ERRORS, summary="Answer a question (GET)")
@@ -95,10 +100,27 @@ def ask_get(
             description="Continue the conversation an earlier /ask returned.",
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        Query(max_length=FILTER_TEXT_MAX, description="Only articles published on or after this day."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(max_length=FILTER_TEXT_MAX, description="Only articles published on or before this day."),
+    ] = None,
+    source: Annotated[
+        # An empty name filters nothing: refused, so that the schema says what is accepted
+        # (a query string cannot tell an empty list item from a missing one).
+        list[Annotated[str, Query(min_length=1, max_length=FILTER_TEXT_MAX)]] | None,
+        Query(
+            max_length=FILTER_SOURCES_MAX, description="Only articles from this source (repeat for several)."
+        ),
+    ] = None,
 ) -> AskResponse:
     """Same as POST /ask, for links and curl."""
     top_k = top_k if top_k is not None else settings.top_k
-    return answer(answerer, conversations, q, top_k, None, conversation_id)
+    where = SearchFilter.of(since, until, source)
+    return answer(answerer, conversations, q, top_k, None, conversation_id, where)
 
 
 @router.get("/healthz", response_model=HealthOut, responses=error_responses(503))
@@ -113,8 +135,9 @@ async def index_info(answerer: AnswererDep, live: LiveDep) -> dict[str, Any]:
     """What the loaded index holds and how it was built (its manifest)."""
     snapshot = answerer.snapshot
     return {
-        "index_dir": str(live.index_dir),
-        "generation": snapshot.generation.name,
+        "backend": live.backend.name,
+        "index": live.location,
+        "generation": snapshot.generation,
         **snapshot.manifest.to_dict(),
     }
 

@@ -7,6 +7,8 @@ field holds the earlier turns as JSON, and each reply carries the updated one.
 """
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -16,15 +18,33 @@ from pydantic import TypeAdapter, ValidationError
 
 from newsqa.config import CONTEXT_TURNS_MAX, Settings
 from newsqa.errors import NewsQAError
+from newsqa.index.filters import SearchFilter
 from newsqa.web.deps import LiveDep, SettingsDep
 from newsqa.web.live import LiveAnswerer
 from newsqa.web.pages import MESSAGES, language, render
-from newsqa.web.schemas import AskResponse, Context, ContextTurn
+from newsqa.web.schemas import FILTER_TEXT_MAX, AskResponse, Context, ContextTurn
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 EXAMPLE_ARTICLES = 3
 _CONTEXT: TypeAdapter[list[ContextTurn]] = TypeAdapter(Context)
+
+
+@dataclass(frozen=True)
+class ChatFilters:
+    """The chat's optional filter fields, as typed (kept in the form from one turn to the next)."""
+
+    since: str = ""
+    until: str = ""
+    source: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.source)
+
+
+SinceField = Annotated[str, Form(max_length=FILTER_TEXT_MAX)]
+UntilField = Annotated[str, Form(max_length=FILTER_TEXT_MAX)]
+SourceField = Annotated[str, Form(max_length=FILTER_TEXT_MAX * 4)]
 
 
 def _context(raw: str) -> list[ContextTurn]:
@@ -45,7 +65,14 @@ def context_json(turns: list[ContextTurn]) -> str:
     )
 
 
-def reply_to(live: LiveAnswerer, settings: Settings, question: str, context: str) -> dict[str, Any]:
+def sources_of(text: str) -> list[str]:
+    """The source names typed in the chat's filter: several separated by commas."""
+    return [name.strip() for name in re.split(r"[,，、;；]", text) if name.strip()]
+
+
+def reply_to(
+    live: LiveAnswerer, settings: Settings, question: str, context: str, filters: ChatFilters
+) -> dict[str, Any]:
     """What the templates need for one turn: the reply (or the error), and the conversation after it."""
     turns = _context(context)
     lang = language(question)
@@ -58,9 +85,13 @@ def reply_to(live: LiveAnswerer, settings: Settings, question: str, context: str
         "error": None,
         "status_code": 200,
         "context_json": context_json(turns),
+        "filters": filters,
     }
     try:
-        result = live.current().ask(question, top_k=settings.top_k, context=[t.to_turn() for t in turns])
+        where = SearchFilter.of(filters.since, filters.until, sources_of(filters.source))
+        result = live.current().ask(
+            question, top_k=settings.top_k, context=[t.to_turn() for t in turns], where=where
+        )
     except NewsQAError as exc:
         view["error"] = exc.zh if lang == "zh" and exc.zh else str(exc)
         view["status_code"] = exc.status_code
@@ -86,6 +117,7 @@ async def chat_page(request: Request, live: LiveDep) -> Response:
         "error": None,
         "question": "",
         "context_json": "[]",
+        "filters": ChatFilters(),
     }
     return render(request, "chat.html", {**context, "examples": _examples(live)})
 
@@ -97,9 +129,12 @@ def chat_form(
     settings: SettingsDep,
     question: Annotated[str, Form()] = "",
     context: Annotated[str, Form(max_length=200_000)] = "",
+    since: SinceField = "",
+    until: UntilField = "",
+    source: SourceField = "",
 ) -> Response:
     """The chat without JavaScript: the form posts here and the page comes back with the reply."""
-    view = reply_to(live, settings, question, context)
+    view = reply_to(live, settings, question, context, ChatFilters(since, until, source))
     return render(request, "chat.html", {**view, "examples": []}, view["status_code"])
 
 
@@ -110,7 +145,10 @@ def chat_turn(
     settings: SettingsDep,
     question: Annotated[str, Form()] = "",
     context: Annotated[str, Form(max_length=200_000)] = "",
+    since: SinceField = "",
+    until: UntilField = "",
+    source: SourceField = "",
 ) -> Response:
     """One reply as an HTML fragment (`article.turn`), which chat.js appends to the page."""
-    view = reply_to(live, settings, question, context)
+    view = reply_to(live, settings, question, context, ChatFilters(since, until, source))
     return render(request, "_turn.html", view, view["status_code"])
