@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import report
+from newsqa.index.articles_db import ArticleDB
 from newsqa.index.builder import IndexWriter
 from newsqa.index.dedup import NUM_PERM, THRESHOLD, WireCopies, signature, similarity
 from newsqa.index.embedders import HashingEmbedder
 from newsqa.index.layout import IndexLayout
 from newsqa.index.sources import read_sources
-from newsqa.index.store import ArticleDB
 from testbed import WIRE_ARTICLES
 
 

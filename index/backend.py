@@ -4,7 +4,7 @@
 Two backends implement it:
 
 - `local` (the default): an index directory of generations on one disk: FAISS
-  vectors, BM25 postings and SQLite (index/store.py, index/builder.py).
+  vectors, BM25 postings and SQLite (index/store.py, index/articles_db.py, index/builder.py).
 - `milvus`: collections in Milvus, embedded (Milvus Lite, a `*.db` path) or a
   server (`http://host:19530`): index/milvus/. Its client is imported only when
   that backend is chosen.

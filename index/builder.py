@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from newsqa.errors import DiskFull, IndexCorrupt, IndexMismatch, NothingIndexed
+from newsqa.index.articles_db import DB_FILE, ArticleDB, ArticleReader
 from newsqa.index.chunking import PassageSplitter
 from newsqa.index.dedup import WireCopies
 from newsqa.index.embedders import Embedder
@@ -34,7 +35,6 @@ from newsqa.index.layout import IndexLayout, Manifest, is_disk_full, tree_bytes,
 from newsqa.index.lexical import K1, B
 from newsqa.index.postings import PostingsWriter
 from newsqa.index.sources import SourceProblem
-from newsqa.index.store import DB_FILE, ArticleDB, ArticleReader
 from newsqa.index.text import terms
 from newsqa.index.types import Article, Passage
 from newsqa.index.upsert import EMBED_BATCH, ArticleWrite, WriteReport, passage_view, upsert

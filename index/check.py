@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from newsqa.errors import IndexCorrupt, IndexNotFound
+from newsqa.index.articles_db import DB_FILE, ArticleReader
 from newsqa.index.builder import passage_view
 from newsqa.index.check_tasks import PassageSummary, Tasks, article_findings, mix, passage_summary
 from newsqa.index.embedders import Embedder
 from newsqa.index.layout import IndexLayout, Manifest
 from newsqa.index.lexical import K1, B
-from newsqa.index.store import DB_FILE, ArticleReader
 from newsqa.index.vectors import FaissStore
 
 logger = logging.getLogger(__name__)

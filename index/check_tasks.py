@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from newsqa.index.articles_db import ArticleReader
 from newsqa.index.builder import passage_view
 from newsqa.index.chunking import PassageSplitter
-from newsqa.index.store import ArticleReader
 from newsqa.index.text import terms
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)

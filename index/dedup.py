@@ -34,7 +34,7 @@ from newsqa.index.text import is_cjk, normalize
 from newsqa.index.types import Article
 
 if TYPE_CHECKING:
-    from newsqa.index.store import ArticleDB
+    from newsqa.index.articles_db import ArticleDB
 
 logger = logging.getLogger(__name__)
 

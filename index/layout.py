@@ -6,7 +6,7 @@
       .lock                   flock held by the one process writing; says who (pid, command, since)
       gen-20261128T133000-1a2b/
         manifest.json         model, dimension, counts, build times, format version
-        passages.sqlite       articles and passages (all SQL lives in index/store.py)
+        passages.sqlite       articles and passages (its SQL lives in index/articles_db.py and index/store.py)
         vectors.faiss, ann.json, removed_rows.npy
         bm25/                 term-major postings as .npy, vocabulary as JSON
         .pin                  shared flock held by every process reading this generation

@@ -27,10 +27,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from newsqa.index.articles_db import DB_FILE, ArticleReader
 from newsqa.index.builder import IndexWriter
 from newsqa.index.layout import IndexLayout
 from newsqa.index.sources import read_sources
-from newsqa.index.store import DB_FILE, ArticleReader, IndexSnapshot
+from newsqa.index.store import IndexSnapshot
 from newsqa.index.types import Article
 
 OPS = ("build", "add", "remove")
