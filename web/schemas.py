@@ -125,7 +125,7 @@ class AskRequest(BaseModel):
     source: Sources | None = Field(
         None,
         description="Only articles from this source, or from one of these (exact names).",
-        examples=["柳州日报"],
+        examples=["新华社"],
     )
 
     def search_filter(self) -> SearchFilter | None:

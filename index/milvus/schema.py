@@ -48,7 +48,7 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 
 # Characters that never occur inside one of our search terms: blanked before Milvus's
-# tokenizer sees the text. `.%+#&-_` can (1472.3, 50%, c++), so jieba keeps them inside
+# tokenizer sees the text. `.%+#&-_` can (3.5, 50%, c++), so jieba keeps them inside
 # tokens; standing alone they are stopwords.
 _BLANKED = re.compile(r"[^\w.%+#&\-]")
 _LONE_MARKS = (".", "%", "+", "#", "&", "-", "_")

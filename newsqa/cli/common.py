@@ -96,7 +96,7 @@ filter_options = options(
         "--source",
         "sources",
         multiple=True,
-        help="Only articles from this source, e.g. 柳州日报 (repeat for several).",
+        help="Only articles from this source, e.g. 新华社 (repeat for several).",
     ),
 )
 
