@@ -19,7 +19,6 @@ baseline, the feature reader, the span reader), in one run:
 EM and F1 are CMRC 2018 style (newsqa.qa.metrics); an abstention scores 0.
 """
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,41 +28,20 @@ from typing import Any
 import numpy as np
 
 from newsqa.index.chunking import PassageSplitter
-from newsqa.index.sources import squad_articles
-from newsqa.index.types import ArticleRef, Passage, content_id
+from newsqa.index.types import ArticleRef, Passage
 from newsqa.qa.answerer import READ_PASSAGES, Answerer
+from newsqa.qa.evaluate import EvalQuestion, load_squad
 from newsqa.qa.metrics import exact_match, f1
 from newsqa.qa.retrieval import one_per_article
 from newsqa.qa.types import Answer, Hit, Reader
 
 
-@dataclass(frozen=True)
-class TestQuestion:
-    question: str
-    answers: list[str]
-    article_id: str
-    title: str
-    paragraph: str
-
-
-def load_questions(paths: list[Path]) -> list[TestQuestion]:
+def load_questions(paths: list[Path]) -> list[EvalQuestion]:
     """Every answerable question of the files, with its paragraph and its article's index id."""
-    out = []
-    for path in paths:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
-        ids = {title: content_id(title or text[:40], text) for title, text in squad_articles(data)}
-        for entry in data:
-            title = str(entry.get("title") or "").strip()
-            for paragraph in entry.get("paragraphs", []):
-                context = (paragraph.get("context") or "").strip()
-                for qa in paragraph.get("qas", []):
-                    answers = [a["text"] for a in qa.get("answers", []) if a.get("text")]
-                    if title in ids and answers and context and qa.get("question", "").strip():
-                        out.append(TestQuestion(qa["question"].strip(), answers, ids[title], title, context))
-    return out
+    return [q for path in paths for q in load_squad(path)[0] if q.paragraph]
 
 
-def gold_hits(q: TestQuestion, splitter: PassageSplitter) -> list[Hit]:
+def gold_hits(q: EvalQuestion, splitter: PassageSplitter) -> list[Hit]:
     """The question's own paragraph as the passages the index would make of it."""
     article = ArticleRef(q.article_id, q.title, None, None, None)
     return [
@@ -108,7 +86,7 @@ def first(answers: list[Answer], threshold: float) -> Answer | None:
 def run(
     answerer: Answerer,
     readers: dict[str, Reader],
-    questions: list[TestQuestion],
+    questions: list[EvalQuestion],
     read: int = READ_PASSAGES,
     thresholds: dict[str, float] | None = None,
     progress: Callable[[int], object] | None = None,

@@ -36,6 +36,9 @@ class EvalQuestion:
     question: str
     answers: list[str]
     article_id: str
+    title: str = ""
+    paragraph: str = ""
+    """The question's own paragraph (its SQuAD `context`), for reading it given the right passage."""
 
 
 def load_squad(path: Path, on_problem: Callable[[str], None] | None = None) -> tuple[list[EvalQuestion], int]:
@@ -84,7 +87,9 @@ def load_squad(path: Path, on_problem: Callable[[str], None] | None = None) -> t
                     problem(f"{where}: {exc}; skipped")
                     continue
                 if article_id and answers:
-                    questions.append(EvalQuestion(question, answers, article_id))
+                    context = paragraph.get("context")
+                    context = context.strip() if isinstance(context, str) else ""
+                    questions.append(EvalQuestion(question, answers, article_id, squad_title(entry), context))
     return questions, len(ids)
 
 
