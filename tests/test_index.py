@@ -206,7 +206,8 @@ def test_rebuild_killed_midway_leaves_the_old_index_intact(tmp_path, sample_inde
         # inherit that; a user's Ctrl-C reaches a process with the default handler.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.time() + 60
+    # Starting the build loads the embedder first: on a loaded 2-core machine that alone can take a minute.
+    deadline = time.time() + 180
     while time.time() < deadline:
         generations = [p for p in root.glob("gen-*") if p.name != old_generation]
         if generations and (generations[0] / "passages.sqlite").exists():
