@@ -41,6 +41,24 @@ class EvalQuestion:
     """The question's own paragraph (its SQuAD `context`), for reading it given the right passage."""
 
 
+def squad_entries(path: Path) -> list[Any]:
+    """The `data` list of a SQuAD-style file.
+
+    Raises:
+        DataFileError: the file cannot be read or is not SQuAD-style JSON at all.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFileError(f"cannot read {path}: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise DataFileError(f"{path} is not valid JSON ({str(exc).splitlines()[0][:120]})") from exc
+    entries = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise DataFileError(f'{path} is not SQuAD-style JSON: expected {{"data": [...]}}')
+    return entries
+
+
 def load_squad(path: Path, on_problem: Callable[[str], None] | None = None) -> tuple[list[EvalQuestion], int]:
     """The questions of a SQuAD-style file, each with the id of its gold article, and how many articles.
 
@@ -54,15 +72,7 @@ def load_squad(path: Path, on_problem: Callable[[str], None] | None = None) -> t
     """
     path = Path(path)
     problem = on_problem or (lambda message: logger.warning("%s", message))
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"cannot read {path}: {exc}") from exc
-    except (ValueError, RecursionError) as exc:
-        raise DataFileError(f"{path} is not valid JSON ({str(exc).splitlines()[0][:120]})") from exc
-    entries = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise DataFileError(f'{path} is not SQuAD-style JSON: expected {{"data": [...]}}')
+    entries = squad_entries(path)
     ids = {
         title: content_id(title or text[:40], text)
         for title, text in squad_articles(entries, lambda message: problem(f"{path}: {message}"))

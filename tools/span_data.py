@@ -9,9 +9,9 @@ best BM25 passage of another article, and a passage of its article paired with
 a question about another article (a shuffled question).
 """
 
-import json
 import random
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +19,10 @@ import numpy as np
 
 from newsqa.index.chunking import PassageSplitter
 from newsqa.index.lexical import BM25Index
+from newsqa.index.postings import PostingsWriter
 from newsqa.index.sources import squad_articles
 from newsqa.index.text import terms
+from newsqa.qa.evaluate import squad_entries
 from newsqa.qa.readers.span.features import Featurizer, QuestionFeatures, TextFeatures, span_edges
 
 
@@ -58,7 +60,7 @@ def load_corpus(paths: list[Path], passage_chars: int = 300, overlap: int = 60) 
     articles: list[Article] = []
     questions: list[Question] = []
     for path in paths:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+        data = squad_entries(Path(path))
         index_of: dict[str, int] = {}
         offsets: dict[str, int] = {}
         for title, text in squad_articles(data):
@@ -115,9 +117,12 @@ def split_articles(corpus: Corpus, heldout: float, seed: int) -> tuple[list[int]
 
 def bm25_over(corpus: Corpus) -> BM25Index:
     """A BM25 index of the corpus's passages (row = passage index), for IDF and hard negatives."""
-    return BM25Index.empty().updated(
-        add=[(p, terms(corpus.passage_text(p))) for p in range(len(corpus.passages))]
-    )
+    with tempfile.TemporaryDirectory(prefix="newsqa-train-bm25-") as scratch:
+        writer = PostingsWriter(Path(scratch) / "work")
+        for p in range(len(corpus.passages)):
+            writer.add(p, terms(corpus.passage_text(p)))
+        writer.write(Path(scratch) / "bm25")
+        return BM25Index.load(Path(scratch) / "bm25")
 
 
 @dataclass
