@@ -1,7 +1,7 @@
 """Build the scale benchmark's indexes (about 1k, 10k, 100k and 300k passages) and measure each write.
 
     python -m bench.build_scale [--sizes 1000 10000 100000 300000] [--model NAME] [--add-to 100000]
-                                [--out DIR] [--threads N]
+                                [--ops build add] [--out DIR] [--threads N]
 
 Generates the synthetic corpus (bench/gen_corpus.py) once at the largest size;
 each smaller corpus is a prefix of it. Each write runs in its own process, so
@@ -10,7 +10,8 @@ scratch, into OUT/index-<size> (OUT defaults to bench/data, where
 bench/scale.py finds the indexes). With `--add-to S`, every larger size is
 also written as the S index plus `index add` of the larger corpus (what was
 already there is left alone, the rest is added), into OUT/index-<size>-add:
-how a growing archive is kept.
+how a growing archive is kept. `--ops add` runs only those growths (and the
+S build they start from, unless it is there already).
 
 Printed per write: passages written, end-to-end rate beside the embedder's
 own rate on the same passages, RSS once the model and the segmenter's
@@ -181,6 +182,13 @@ def main() -> None:
         help="With --model hashing-test: its dimensions (512, as the default model's).",
     )
     parser.add_argument(
+        "--ops",
+        nargs="+",
+        choices=("build", "add"),
+        default=("build", "add"),
+        help="Which writes to run at the sizes: a fresh build, the `--add-to` growth, or both [default: both].",
+    )
+    parser.add_argument(
         "--one", nargs=5, metavar=("SIZE", "CORPUS", "ROOT", "OP", "FIGURES"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -197,8 +205,9 @@ def main() -> None:
         generate(max(args.sizes), big)
     plan: list[tuple[int, str, Path]] = []
     for size in sorted(args.sizes):
-        plan.append((size, "build", out / f"index-{label(size)}{suffix}"))
-        if args.add_to and size > args.add_to:
+        if "build" in args.ops or size == args.add_to:
+            plan.append((size, "build", out / f"index-{label(size)}{suffix}"))
+        if "add" in args.ops and args.add_to and size > args.add_to:
             plan.append((size, "add", out / f"index-{label(size)}{suffix}-add"))
     rows = []
     for size, op, root in plan:

@@ -23,6 +23,7 @@ from newsqa.errors import ModelUnavailable
 logger = logging.getLogger(__name__)
 
 HASHING_MODEL = "hashing-test"
+HASHING_DIM = 64
 
 
 @runtime_checkable
@@ -107,12 +108,15 @@ def _single_blas_thread() -> Iterator[None]:
 
 
 class HashingEmbedder:
-    """A deterministic character n-gram hashing embedder, for tests that do not care about meaning."""
+    """A deterministic character n-gram hashing embedder, for tests that do not care about meaning.
 
-    name = HASHING_MODEL
+    At other than 64 dimensions its name carries them (`hashing-test-512`), so
+    the manifest names a model that `load_embedder` gives back as it was.
+    """
 
-    def __init__(self, dim: int = 64) -> None:
+    def __init__(self, dim: int = HASHING_DIM) -> None:
         self.dim = dim
+        self.name = HASHING_MODEL if dim == HASHING_DIM else f"{HASHING_MODEL}-{dim}"
 
     def warm_up(self) -> None:
         pass
@@ -219,4 +223,6 @@ def load_embedder(
         return USEEmbedder(threads=threads)
     if name == HASHING_MODEL:
         return HashingEmbedder()
+    if name.startswith(HASHING_MODEL + "-") and name.removeprefix(HASHING_MODEL + "-").isdigit():
+        return HashingEmbedder(int(name.removeprefix(HASHING_MODEL + "-")))
     return SentenceTransformerEmbedder(name, device=device, batch_size=batch_size)

@@ -245,3 +245,13 @@ def test_wire_copies_pass_and_their_damage_is_found_and_repaired(tmp_path):
     assert f"sqlite: article {copy_id} is a wire copy of {canonical_id}, which is itself a copy" in found
     assert run("index", "check", "--index", root, "--repair").exit_code == 0
     assert check_index(root, load_embedder).ok
+
+
+def test_an_index_of_a_wider_hashing_embedder_checks_against_its_own_width(tmp_path, sample_page):
+    # The manifest names the model; at 512 dimensions the name must bring back 512, not 64.
+    root = tmp_path / "wide"
+    IndexWriter(root, HashingEmbedder(512), PassageSplitter(120, 20)).build(read_sources([sample_page]))
+    manifest = json.loads((generation(root) / "manifest.json").read_text())
+    assert manifest["model"] == f"{HASHING_MODEL}-512" and manifest["dim"] == 512
+    assert load_embedder(manifest["model"]).dim == 512
+    assert check_index(root, load_embedder).ok
