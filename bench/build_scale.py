@@ -143,7 +143,7 @@ def write_one(
     record = {
         "size": label(size),
         "operation": op,
-        "model": model,
+        "model": embedder.name,
         "dim": embedder.dim,
         "embedder_threads": threads,
         "passages_total": report.passages_total,
