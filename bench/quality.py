@@ -14,9 +14,15 @@ bench/readers.py for the figures). Rows:
 The feature reader's weights were learned on DRCD dev (tools/learn_reader.py),
 so its DRCD rows are in-sample and its CMRC rows are not.
 
+With --features-cmrc (default bench/data/features-cmrc.json, when it is there)
+the DRCD rows also hold the feature reader learned on CMRC only, so that both
+readers are compared on a set neither saw.
+
 The cross-trained weights are not shipped; make them with
     python -m tools.train_reader --train cmrc2018_trial.json cmrc2018_dev.json --out bench/data/span-cmrc.npz
     python -m tools.train_reader --train DRCD_dev.json --out bench/data/span-drcd.npz
+    python -m tools.learn_reader --train ../shared/data/qa/cmrc2018_trial.json \
+        ../shared/data/qa/cmrc2018_dev.json --heldout --out bench/data/features-cmrc.json
 """
 
 import argparse
@@ -33,6 +39,8 @@ from newsqa.index.layout import IndexLayout
 from newsqa.index.sources import read_sources
 from newsqa.qa.answerer import READ_PASSAGES, Answerer
 from newsqa.qa.evaluate import BestSentenceReader
+from newsqa.qa.readers.features.model import ReaderWeights
+from newsqa.qa.readers.features.reader import FeatureReader
 from newsqa.qa.readers.span.reader import SpanReader, default_weights
 from newsqa.qa.types import Reader
 from testbed import SHARED_QA
@@ -63,6 +71,12 @@ def main() -> None:
     parser.add_argument("--span-cmrc", type=Path, default=DATA / "span-cmrc.npz")
     parser.add_argument("--span-drcd", type=Path, default=DATA / "span-drcd.npz")
     parser.add_argument("--span-shipped", type=Path, default=default_weights())
+    parser.add_argument(
+        "--features-cmrc",
+        type=Path,
+        default=DATA / "features-cmrc.json",
+        help="feature reader weights learned on CMRC only, for a DRCD row that is unseen for it too",
+    )
     parser.add_argument("--no-shipped", action="store_true", help="skip the in-sample rows")
     args = parser.parse_args()
     if not SHARED_QA.is_dir():
@@ -77,6 +91,13 @@ def main() -> None:
         questions = load_questions(files)[: args.limit]
         readers: dict[str, Reader] = {"baseline": BestSentenceReader(), "features": answerer.reader}
         names_of = {"baseline": "baseline (BM25 + best sentence)", "features": "features"}
+        if key == "drcd":
+            names_of["features"] = "features (in-sample)"
+            if args.features_cmrc.is_file():
+                readers["features-cmrc"] = FeatureReader(
+                    ReaderWeights.load(args.features_cmrc), term_weight=answerer.snapshot.term_weights
+                )
+                names_of["features-cmrc"] = "features, learned on CMRC only"
         if cross[trained].is_file():
             readers["span"] = SpanReader(answerer.snapshot.term_weights, cross[trained])
             names_of["span"] = f"span, trained on {'CMRC' if trained == 'span-cmrc' else 'DRCD'} only"
