@@ -114,9 +114,12 @@ class HashingEmbedder:
     the manifest names a model that `load_embedder` gives back as it was.
     """
 
+    name = HASHING_MODEL
+
     def __init__(self, dim: int = HASHING_DIM) -> None:
         self.dim = dim
-        self.name = HASHING_MODEL if dim == HASHING_DIM else f"{HASHING_MODEL}-{dim}"
+        if dim != HASHING_DIM:
+            self.name = f"{self.name}-{dim}"
 
     def warm_up(self) -> None:
         pass

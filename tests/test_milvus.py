@@ -308,13 +308,13 @@ def test_another_embedder_is_a_clear_error(tmp_path):
 
     with pytest.raises(IndexMismatch, match="hashing-test.*other-model"):
         backend.writer(OtherModel()).add(read_sources([write_jsonl(tmp_path / "b.jsonl", records(1, 9))]))
+    narrower = HashingEmbedder(dim=32)
+    narrower.name = "hashing-test"  # the same name at another width: the dimensions must catch it
     with pytest.raises(IndexMismatch, match="64 dimensions.*32 dimensions"):
-        backend.writer(HashingEmbedder(dim=32)).add(
-            read_sources([write_jsonl(tmp_path / "c.jsonl", records(1, 9))])
-        )
+        backend.writer(narrower).add(read_sources([write_jsonl(tmp_path / "c.jsonl", records(1, 9))]))
     with pytest.raises(IndexMismatch, match="other-model"):
         Answerer.load(settings=milvus_settings(tmp_path / "x.milvus.db"), model="other-model")
-    answerer = Answerer(backend.open(), HashingEmbedder(dim=32), FeatureReader())
+    answerer = Answerer(backend.open(), narrower, FeatureReader())
     with pytest.raises(IndexMismatch, match="64 dimensions.*32 dimensions"):
         answerer.warm_up()
 
