@@ -191,6 +191,21 @@ ERROR_CASES = [
         422,
         '"top_k" must be a whole number',
     ),
+    ("get since not a date", "get", {"params": {"q": "谁？", "since": "soon"}}, 422, "since must be a date"),
+    (
+        "get until before since",
+        "get",
+        {"params": {"q": "谁？", "since": "2024-08-02", "until": "2024-08-01"}},
+        422,
+        "after until",
+    ),
+    (
+        "get 21 sources",
+        "get",
+        {"params": {"q": "谁？", "source": [f"报{i}" for i in range(21)]}},
+        422,
+        "at most 20 items",
+    ),
 ]
 
 
@@ -203,6 +218,12 @@ def test_bad_requests_get_one_line_json_errors(client, name, method, kwargs, sta
     assert body["ok"] is False and set(body) == {"ok", "error"}
     assert says in body["error"]
     assert "\n" not in body["error"] and len(body["error"]) < 300
+
+
+def test_empty_dates_in_a_query_string_are_no_filter(client):
+    # what a form sends for the dates left blank
+    response = client.get("/ask", params={"q": "柳州上半年地区生产总值是多少？", "since": "", "until": ""})
+    assert response.status_code == 200 and response.json()["answer"]["text"].startswith("1472.3")
 
 
 def test_500_chars_is_still_a_question(client):

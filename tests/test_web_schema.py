@@ -49,8 +49,14 @@ def test_no_5xx_and_responses_match_the_schema(sample_index):
                     # control character is schema-valid JSON and gets its documented 400. And a
                     # body or head over the size limits is refused (413/431, documented) before
                     # it is read, whether it is valid or not.
+                    # Nor "schema-violating data is refused" for query strings: they carry only
+                    # strings, and a value schemathesis turns into an object or a number to make
+                    # it invalid is sent as a string that is valid (`until={}` arrives as
+                    # `until=`, no filter), a false positive its maintainers know (schemathesis
+                    # issues 3962 and 4600). Bodies keep the check; the tests of each route check
+                    # what a bad query gets.
                     excluded = [schemathesis.checks.positive_data_acceptance]
-                    if response.status_code in (413, 431):
+                    if response.status_code in (413, 431) or case.method == "GET":
                         excluded.append(schemathesis.checks.negative_data_rejection)
                     try:
                         case.validate_response(response, excluded_checks=excluded)
