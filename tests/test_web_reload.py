@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from newsqa.index.layout import IndexLayout
 from testbed.server import free_port, running_server
 from tests.helpers import write_jsonl
 
@@ -121,9 +122,11 @@ def test_rebuild_while_serving_drops_no_request(index_copy, new_source, tmp_path
         try:
             wait_for(lambda: len(answered) >= 3, 60, "answers from the old index")
             rebuild(index_copy, new_source)
-            wait_for(lambda: generation(url) != before, 30, "the server to switch generations")
-            # Each worker follows the pointer on its own: wait for the last one to switch.
-            every_worker_serves(url, generation(url), workers)
+            new = IndexLayout(index_copy).current().name
+            assert new != before
+            # Each worker follows the pointer on its own: wait for the last one to switch (asking
+            # /healthz which generation it serves may reach a worker that has not switched yet).
+            every_worker_serves(url, new, workers)
             switched_at = time.monotonic()
             wait_for(
                 lambda: sum(1 for t, _ in answered if t > switched_at) >= 5,
