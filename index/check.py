@@ -36,7 +36,7 @@ from newsqa.index.builder import passage_view
 from newsqa.index.check_tasks import PassageSummary, Tasks, article_findings, mix, passage_summary
 from newsqa.index.embedders import Embedder
 from newsqa.index.layout import IndexLayout, Manifest
-from newsqa.index.lexical import K1, B
+from newsqa.index.lexical import average_length, bm25_idf, bm25_weights
 from newsqa.index.vectors import FaissStore
 
 logger = logging.getLogger(__name__)
@@ -363,10 +363,8 @@ class _Checker:
         n_docs = len(bm25_rows)
         hashes = np.zeros(n_docs, dtype=np.uint64)
         distinct = np.zeros(n_docs, dtype=np.int64)
-        df = np.diff(indptr).astype(np.float64)
-        n = max(n_docs, 1)
-        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        avg = max(float(doc_len.mean()), 1.0) if n_docs else 1.0
+        idf = bm25_idf(np.diff(indptr), n_docs)
+        avg = average_length(doc_len)
         bad_weights = 0
         step = 4_000_000
         for lo in range(0, len(docs), step):
@@ -376,9 +374,7 @@ class _Checker:
             t = np.searchsorted(indptr, np.arange(lo, hi), side="right") - 1
             np.add.at(hashes, d, mix(t, f))
             distinct += np.bincount(d, minlength=n_docs)
-            tf32 = f.astype(np.float32)
-            norm = K1 * (1.0 - B + B * doc_len[d].astype(np.float32) / avg)
-            expected = idf[t] * tf32 * (K1 + 1.0) / (tf32 + norm)
+            expected = bm25_weights(idf[t], f, doc_len[d], avg)
             bad_weights += int(
                 (~np.isclose(np.asarray(weights[lo:hi]), expected, rtol=1e-4, atol=1e-6)).sum()
             )

@@ -30,44 +30,33 @@ class _Postings:
     rows: np.ndarray  # (n_docs,) int64: the passage row of each position
 
 
+def bm25_idf(df: np.ndarray, n_docs: int) -> np.ndarray:
+    """Each term's IDF from its document frequency `df` among `n_docs` passages."""
+    n = max(n_docs, 1)
+    df = np.asarray(df, dtype=np.float64)
+    return np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+
+
+def average_length(doc_len: np.ndarray) -> float:
+    """The mean passage length in terms, at least 1 (the weights divide by it)."""
+    return max(float(doc_len.mean()), 1.0) if len(doc_len) else 1.0
+
+
+def bm25_weights(idf: np.ndarray, tf: np.ndarray, doc_len: np.ndarray, avg: float) -> np.ndarray:
+    """The stored weight of each posting, from its term's IDF, its frequency and its passage's
+    length (one value per posting in each argument)."""
+    tf = tf.astype(np.float32)
+    norm = K1 * (1.0 - B + B * doc_len.astype(np.float32) / avg)
+    return (idf * tf * (K1 + 1.0) / (tf + norm)).astype(np.float32)
+
+
 class BM25Index:
     """Okapi BM25 with precomputed weights; `search` returns passage rows and scores."""
 
-    def __init__(self, postings: _Postings, weights: np.ndarray | None = None) -> None:
+    def __init__(self, postings: _Postings, weights: np.ndarray) -> None:
         self._p = postings
-        self.weights = weights if weights is not None else self._weights(postings)
-        self.idf = self._idf(postings)
-
-    # ---------- building ----------
-    @classmethod
-    def empty(cls) -> "BM25Index":
-        return cls(
-            _Postings(
-                vocab={},
-                indptr=np.zeros(1, dtype=np.int64),
-                docs=np.zeros(0, dtype=np.int32),
-                tf=np.zeros(0, dtype=np.uint16),
-                doc_len=np.zeros(0, dtype=np.int32),
-                rows=np.zeros(0, dtype=np.int64),
-            )
-        )
-
-    @staticmethod
-    def _idf(p: _Postings) -> np.ndarray:
-        n = max(len(p.rows), 1)
-        df = np.diff(p.indptr).astype(np.float64)
-        return np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
-
-    @classmethod
-    def _weights(cls, p: _Postings) -> np.ndarray:
-        if len(p.docs) == 0:
-            return np.zeros(0, dtype=np.float32)
-        idf = cls._idf(p)
-        term_of = np.repeat(np.arange(len(p.indptr) - 1), np.diff(p.indptr))
-        avg = max(float(p.doc_len.mean()), 1.0)
-        tf = p.tf.astype(np.float32)
-        norm = K1 * (1.0 - B + B * p.doc_len[p.docs].astype(np.float32) / avg)
-        return (idf[term_of] * tf * (K1 + 1.0) / (tf + norm)).astype(np.float32)
+        self.weights = weights
+        self.idf = bm25_idf(np.diff(postings.indptr), len(postings.rows))
 
     # ---------- querying ----------
     def __len__(self) -> int:
@@ -107,18 +96,7 @@ class BM25Index:
         top = top[scores[top] > 0]
         return p.rows[top], scores[top]
 
-    # ---------- persistence ----------
-    def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        p = self._p
-        vocab = [""] * len(p.vocab)
-        for term, t in p.vocab.items():
-            vocab[t] = term
-        (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-        for name in ("indptr", "docs", "tf", "doc_len", "rows"):
-            np.save(directory / f"{name}.npy", getattr(p, name), allow_pickle=False)
-        np.save(directory / "weights.npy", self.weights, allow_pickle=False)
-
+    # ---------- persistence (the files index/postings.py writes) ----------
     @classmethod
     def load(cls, directory: Path, *, mmap: bool = False) -> "BM25Index":
         """The index saved in `directory`; with `mmap`, the postings are mapped read-only (for

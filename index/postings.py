@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from newsqa.index.lexical import K1, B
+from newsqa.index.lexical import average_length, bm25_idf, bm25_weights
 
 RUN_POSTINGS = 2_000_000
 """New postings held in memory before they are written out as a run (about 20 MB, 16k passages)."""
@@ -285,7 +285,7 @@ class PostingsWriter:
         rows = np.concatenate([base_rows[keep_doc], new_rows[keep_new]])
         lens = np.frombuffer(self._lens, dtype=np.int32)
         doc_len = np.concatenate([base_lens[keep_doc], lens[keep_new]]).astype(np.int32)
-        avg = max(float(doc_len.mean()), 1.0) if len(doc_len) else 1.0
+        avg = average_length(doc_len)
 
         # Document frequencies first: the weights need them before any posting is written.
         df = np.zeros(n_terms, dtype=np.int64)
@@ -309,8 +309,7 @@ class PostingsWriter:
             del present, counts
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
-        n = max(len(rows), 1)
-        idf = np.log(1.0 + (n - df.astype(np.float64) + 0.5) / (df + 0.5)).astype(np.float32)
+        idf = bm25_idf(df, len(rows))
 
         total = int(indptr[-1])
         writers = {
@@ -343,11 +342,10 @@ class PostingsWriter:
             order = np.argsort(term_of, kind="stable")  # stable: base first, then the runs in order
             term_of = term_of[order]
             docs = np.concatenate(parts_d)[order]
-            tf = np.concatenate(parts_f)[order].astype(np.float32)
-            norm = K1 * (1.0 - B + B * doc_len[docs].astype(np.float32) / avg)
+            tf = np.concatenate(parts_f)[order]
             writers["docs"].write(docs.astype(np.int32))
             writers["tf"].write(tf.astype(np.uint16))
-            writers["weights"].write((idf[term_of] * tf * (K1 + 1.0) / (tf + norm)).astype(np.float32))
+            writers["weights"].write(bm25_weights(idf[term_of], tf, doc_len[docs], avg))
         for writer in writers.values():
             writer.close()
 
