@@ -226,6 +226,7 @@ def load_embedder(
         return USEEmbedder(threads=threads)
     if name == HASHING_MODEL:
         return HashingEmbedder()
-    if name.startswith(HASHING_MODEL + "-") and name.removeprefix(HASHING_MODEL + "-").isdigit():
-        return HashingEmbedder(int(name.removeprefix(HASHING_MODEL + "-")))
+    width = name.removeprefix(HASHING_MODEL + "-")
+    if width != name and width.isdigit():
+        return HashingEmbedder(int(width))
     return SentenceTransformerEmbedder(name, device=device, batch_size=batch_size)
