@@ -20,7 +20,7 @@ import numpy as np
 from newsqa.index.chunking import PassageSplitter
 from newsqa.index.lexical import BM25Index
 from newsqa.index.postings import PostingsWriter
-from newsqa.index.sources import squad_articles
+from newsqa.index.sources import as_text, squad_articles, squad_title
 from newsqa.index.text import terms
 from newsqa.qa.evaluate import squad_entries
 from newsqa.qa.readers.span.features import Featurizer, QuestionFeatures, TextFeatures, span_edges
@@ -67,7 +67,7 @@ def load_corpus(paths: list[Path], passage_chars: int = 300, overlap: int = 60) 
             index_of[title] = len(articles)
             articles.append(Article(title, text, splitter.spans(text)))
         for entry in data:
-            title = str(entry.get("title") or "").strip()
+            title = squad_title(entry)
             if title not in index_of:
                 continue
             a = index_of[title]
@@ -83,10 +83,13 @@ def load_corpus(paths: list[Path], passage_chars: int = 300, overlap: int = 60) 
                 for qa in paragraph.get("qas", []):
                     spans, answers = [], []
                     for ans in qa.get("answers", []):
-                        t = (ans.get("text") or "").strip()
+                        try:  # numbers count as their text, as for every SQuAD reader here
+                            t = (as_text(ans.get("text"), "answer") or "").strip()
+                            s = int(ans.get("answer_start", -1)) - lead
+                        except (ValueError, TypeError):
+                            continue
                         if not t:
                             continue
-                        s = int(ans.get("answer_start", -1)) - lead
                         if context[s : s + len(t)] != t:
                             s = _nearest(context, t, s)
                         if s < 0:
